@@ -1,0 +1,1 @@
+"""Built-in materializers; each module is imported only when its type is met."""

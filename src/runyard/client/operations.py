@@ -1,0 +1,99 @@
+"""The workspace API, declared once.
+
+Each :class:`Operation` names its service function, its HTTP method and path, and whether it writes.
+The in-process transport calls the service function directly; the HTTP transport sends the request the
+Workspace Server routes to that same function. A test checks that every operation has exactly that route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    method: str
+    path: str
+    service: str
+    write: bool
+    response: Any = None
+    body: str | None = None
+    query: str | None = None
+
+
+def _op(id: str, method: str, path: str, service: str, *, response: Any = None, body: str | None = None,
+        query: str | None = None) -> Operation:
+    return Operation(
+        id=id, method=method, path=path, service=service, write=method != "GET", response=response, body=body,
+        query=query,
+    )
+
+
+def _build() -> dict[str, Operation]:
+    from runyard import schemas as s
+    from runyard.schemas.base import Page
+
+    svc = "runyard.workspace.services."
+    ops = [
+        _op("pipelines-create", "POST", "/pipelines", svc + "pipelines:get_or_create_pipeline",
+            response=s.PipelineRead, body="pipeline"),
+        _op("pipelines-get", "GET", "/pipelines/{name_or_id}", svc + "pipelines:get_pipeline", response=s.PipelineRead),
+        _op("pipelines-list", "GET", "/pipelines", svc + "pipelines:list_pipelines",
+            response=Page[s.PipelineRead], query="filter"),
+        _op("pipelines-delete", "DELETE", "/pipelines/{name_or_id}", svc + "pipelines:delete_pipeline"),
+        _op("snapshots-create", "POST", "/snapshots", svc + "pipelines:create_snapshot",
+            response=s.SnapshotRead, body="snapshot"),
+        _op("snapshots-get", "GET", "/snapshots/{snapshot_id}", svc + "pipelines:get_snapshot", response=s.SnapshotRead),
+        _op("runs-create", "POST", "/runs", svc + "runs:create_run", response=s.RunRead, body="run"),
+        _op("runs-get", "GET", "/runs/{run_id}", svc + "runs:get_run", response=s.RunRead),
+        _op("runs-list", "GET", "/runs", svc + "runs:list_runs", response=Page[s.RunRead], query="filter"),
+        _op("runs-update", "PATCH", "/runs/{run_id}", svc + "runs:update_run", response=s.RunRead, body="update"),
+        _op("runs-delete", "DELETE", "/runs/{run_id}", svc + "runs:delete_run"),
+        _op("steps-create", "POST", "/steps", svc + "steps:create_step_run", response=s.StepRunRead, body="step"),
+        _op("steps-get", "GET", "/steps/{step_run_id}", svc + "steps:get_step_run", response=s.StepRunRead),
+        _op("steps-list", "GET", "/steps", svc + "steps:list_step_runs", response=Page[s.StepRunRead], query="filter"),
+        _op("steps-update", "PATCH", "/steps/{step_run_id}", svc + "steps:update_step_run",
+            response=s.StepRunRead, body="update"),
+        _op("steps-cache_lookup", "POST", "/steps/cache-lookup", svc + "steps:lookup_cache",
+            response=s.CacheLookupResult, body="lookup"),
+        _op("artifacts-list", "GET", "/artifacts", svc + "artifacts:list_artifacts",
+            response=Page[s.ArtifactRead], query="page"),
+        _op("artifact_versions-get", "GET", "/artifact-versions/{name_or_id}", svc + "artifacts:get_artifact_version",
+            response=s.ArtifactVersionRead),
+        _op("artifact_versions-list", "GET", "/artifact-versions", svc + "artifacts:list_artifact_versions",
+            response=Page[s.ArtifactVersionRead], query="filter"),
+        _op("artifact_versions-lineage", "GET", "/artifact-versions/{version_id}/lineage",
+            svc + "artifacts:get_lineage", response=s.LineageRead),
+        _op("metadata-create", "POST", "/metadata", svc + "metadata:add_metadata", body="metadata"),
+        _op("stacks-create", "POST", "/stacks", svc + "stacks:create_stack", response=s.StackRead, body="stack"),
+        _op("stacks-get", "GET", "/stacks/{name_or_id}", svc + "stacks:get_stack", response=s.StackRead),
+        _op("stacks-list", "GET", "/stacks", svc + "stacks:list_stacks", response=list[s.StackRead]),
+        _op("stacks-update", "PATCH", "/stacks/{name_or_id}", svc + "stacks:update_stack",
+            response=s.StackRead, body="update"),
+        _op("stacks-delete", "DELETE", "/stacks/{name_or_id}", svc + "stacks:delete_stack"),
+        _op("components-create", "POST", "/components", svc + "stacks:create_component",
+            response=s.ComponentRead, body="component"),
+        _op("components-get", "GET", "/components/{type}/{name_or_id}", svc + "stacks:get_component",
+            response=s.ComponentRead),
+        _op("components-list", "GET", "/components", svc + "stacks:list_components", response=list[s.ComponentRead]),
+        _op("components-update", "PATCH", "/components/{type}/{name_or_id}", svc + "stacks:update_component",
+            response=s.ComponentRead, body="update"),
+        _op("components-delete", "DELETE", "/components/{type}/{name_or_id}", svc + "stacks:delete_component"),
+    ]
+    return {op.id: op for op in ops}
+
+
+_OPERATIONS: dict[str, Operation] | None = None
+
+
+def operations() -> dict[str, Operation]:
+    global _OPERATIONS
+    if _OPERATIONS is None:
+        _OPERATIONS = _build()
+    return _OPERATIONS
+
+
+def operation(op_id: str) -> Operation:
+    return operations()[op_id]

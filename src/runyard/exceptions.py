@@ -1,0 +1,101 @@
+"""The one exception tree of Runyard.
+
+Every error a user can meet derives from :class:`RunyardError`. Its ``headline`` is the one line the CLI
+prints (with the fix named), so no user ever needs to read our traceback. The HTTP layer maps the
+domain errors below to status codes in one place (``workspace/api/errors.py``); nothing beneath the route
+layer knows about HTTP.
+"""
+
+from __future__ import annotations
+
+
+class RunyardError(Exception):
+    """Root of every Runyard error; ``headline`` is what the CLI shows."""
+
+    #: Stable machine-readable code, also used in HTTP error bodies.
+    code = "runyard_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(self.headline)
+
+    @property
+    def headline(self) -> str:
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+
+class NotFound(RunyardError):  # noqa: N818 - domain name, mirrors the HTTP meaning
+    """The entity asked for does not exist (HTTP 404)."""
+
+    code = "not_found"
+
+
+class Conflict(RunyardError):  # noqa: N818
+    """The write collides with stored state, e.g. a duplicate name (HTTP 409)."""
+
+    code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    """A run or step status change that the state machine forbids (HTTP 409)."""
+
+    code = "invalid_transition"
+
+
+class PermissionDenied(RunyardError):  # noqa: N818
+    """The caller is known but may not do this (HTTP 403)."""
+
+    code = "permission_denied"
+
+
+class Unauthenticated(RunyardError):  # noqa: N818
+    """The caller could not be identified (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class InvalidInput(RunyardError):  # noqa: N818
+    """The request or the user's code is malformed (HTTP 422 / a CLI message)."""
+
+    code = "invalid_input"
+
+
+class PipelineDefinitionError(InvalidInput):
+    """A pipeline or step is wired wrongly: the message names the pipeline, step or parameter."""
+
+    code = "pipeline_definition"
+
+
+class ConfigurationError(InvalidInput):
+    """A configuration file or setting is wrong: the message names the key and the fix."""
+
+    code = "configuration"
+
+
+class ArtifactError(RunyardError):
+    """An artifact cannot be saved or loaded (missing file, type mismatch, version mismatch)."""
+
+    code = "artifact_error"
+
+
+class StepFailed(RunyardError):  # noqa: N818
+    """A step raised; ``user_traceback`` holds the user's frames only."""
+
+    code = "step_failed"
+
+    def __init__(self, message: str, *, user_traceback: str = "", hint: str | None = None) -> None:
+        self.user_traceback = user_traceback
+        super().__init__(message, hint=hint)
+
+
+class ServerUnavailable(RunyardError):
+    """The Workspace Server could not be reached after retries."""
+
+    code = "server_unavailable"
+
+
+class VersionMismatch(RunyardError):
+    """Client and server (or database) speak different schema versions."""
+
+    code = "version_mismatch"

@@ -1,0 +1,77 @@
+"""Wire schemas of the workspace API, by role (Create, Update, Read, Filter).
+
+This package imports neither the database nor the client: the service layer, the HTTP routes and both
+client transports all speak these models, which is what makes the API "defined once".
+"""
+
+from runyard.schemas.artifacts import (
+    ArtifactRead,
+    ArtifactVersionCreate,
+    ArtifactVersionFilter,
+    ArtifactVersionRead,
+    LineageRead,
+)
+from runyard.schemas.base import Page, SCHEMA_VERSION
+from runyard.schemas.metadata import MetadataCreate, ResourceType
+from runyard.schemas.pipelines import (
+    PipelineCreate,
+    PipelineFilter,
+    PipelineRead,
+    SnapshotCreate,
+    SnapshotRead,
+)
+from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
+from runyard.schemas.stacks import (
+    ComponentCreate,
+    ComponentRead,
+    ComponentUpdate,
+    StackCreate,
+    StackRead,
+    StackUpdate,
+)
+from runyard.schemas.status import RunStatus, StepStatus
+from runyard.schemas.steps import (
+    CacheLookup,
+    CacheLookupResult,
+    StepOutputLink,
+    StepRunCreate,
+    StepRunFilter,
+    StepRunRead,
+    StepRunUpdate,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ArtifactRead",
+    "ArtifactVersionCreate",
+    "ArtifactVersionFilter",
+    "ArtifactVersionRead",
+    "CacheLookup",
+    "CacheLookupResult",
+    "ComponentCreate",
+    "ComponentRead",
+    "ComponentUpdate",
+    "LineageRead",
+    "MetadataCreate",
+    "Page",
+    "PipelineCreate",
+    "PipelineFilter",
+    "PipelineRead",
+    "ResourceType",
+    "RunCreate",
+    "RunFilter",
+    "RunRead",
+    "RunStatus",
+    "RunUpdate",
+    "SnapshotCreate",
+    "SnapshotRead",
+    "StackCreate",
+    "StackRead",
+    "StackUpdate",
+    "StepOutputLink",
+    "StepRunCreate",
+    "StepRunFilter",
+    "StepRunRead",
+    "StepRunUpdate",
+    "StepStatus",
+]

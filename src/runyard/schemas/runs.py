@@ -1,0 +1,55 @@
+"""Pipeline runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import Field
+
+from runyard.schemas.base import Entity, PageRequest, Schema
+from runyard.schemas.status import RunStatus
+
+
+class RunCreate(Schema):
+    id: UUID | None = Field(default=None, description="Client-chosen id: a retried create never duplicates.")
+    name: str | None = Field(default=None, max_length=250)
+    snapshot_id: UUID
+    status: RunStatus = RunStatus.INITIALIZING
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list, max_length=100)
+    orchestrator_run_id: str | None = None
+
+
+class RunUpdate(Schema):
+    status: RunStatus | None = None
+    error: str | None = None
+    add_tags: list[str] = Field(default_factory=list, max_length=100)
+    heartbeat: bool = False
+
+
+class RunRead(Entity):
+    name: str
+    pipeline_id: UUID
+    pipeline_name: str
+    snapshot_id: UUID
+    stack_id: UUID | None
+    status: RunStatus
+    parameters: dict[str, Any]
+    tags: list[str]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+    updated: datetime
+
+
+class RunFilter(PageRequest):
+    pipeline: str | None = Field(default=None, max_length=200, description="Pipeline name")
+    pipeline_id: UUID | None = None
+    status: RunStatus | None = None
+    tag: str | None = Field(default=None, max_length=200)
+    name_contains: str | None = Field(default=None, max_length=200)
+    created_after: datetime | None = None
+    created_before: datetime | None = None

@@ -1,0 +1,1 @@
+"""The Workspace Server: metadata API (``api/``), logic (``services/``) and storage (``db/``)."""

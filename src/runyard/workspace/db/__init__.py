@@ -1,0 +1,1 @@
+"""Storage of the workspace: ORM models, engine set-up and migrations."""

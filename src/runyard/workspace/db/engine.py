@@ -1,0 +1,98 @@
+"""Engines and sessions for the workspace database.
+
+SQLite is tuned for several processes writing at once (the local parallel orchestrator, two terminals):
+WAL so readers never block, a busy timeout, and ``BEGIN IMMEDIATE`` for writing transactions so two
+writers queue on the lock instead of failing with "database is locked" on lock upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_ms: int) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """A workspace database: one engine for reads and one for writes (the same one off SQLite)."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 5) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.write_engine = _sqlite_engine(url, immediate=True, busy_timeout_ms=busy_timeout_ms)
+            self.read_engine = _sqlite_engine(url, immediate=False, busy_timeout_ms=busy_timeout_ms)
+        else:
+            self.write_engine = create_engine(
+                url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+            )
+            self.read_engine = self.write_engine
+        self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def session(self, *, write: bool) -> Iterator[Session]:
+        """A short transaction: committed on success, rolled back on any error."""
+        factory = self._writer if write else self._reader
+        with factory() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+
+_lock = threading.Lock()
+_databases: dict[tuple[str, int], Database] = {}
+
+
+def get_database(url: str, *, busy_timeout_ms: int = 30_000) -> Database:
+    """One migrated :class:`Database` per URL and process (a forked worker gets its own)."""
+    key = (url, os.getpid())
+    with _lock:
+        db = _databases.get(key)
+        if db is None:
+            from runyard.workspace.db.migrate import ensure_schema
+
+            db = Database(url, busy_timeout_ms=busy_timeout_ms)
+            ensure_schema(db)
+            _databases[key] = db
+        return db
+
+
+def reset_databases() -> None:
+    """Forget cached databases (tests, forked workers)."""
+    with _lock:
+        for db in _databases.values():
+            with contextlib.suppress(Exception):
+                db.dispose()
+        _databases.clear()

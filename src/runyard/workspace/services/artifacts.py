@@ -1,0 +1,168 @@
+"""Artifacts and their versions: numbering per name, reads, lineage (producer and consumers)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from runyard.exceptions import NotFound
+from runyard.schemas.artifacts import (
+    ArtifactRead,
+    ArtifactVersionCreate,
+    ArtifactVersionFilter,
+    ArtifactVersionRead,
+    LineageEdge,
+    LineageRead,
+)
+from runyard.schemas.base import Page, PageRequest
+from runyard.schemas.metadata import ResourceType
+from runyard.workspace.db.models import ArtifactRow, ArtifactVersionRow, StepRunArtifactRow, StepRunRow
+from runyard.workspace.services.metadata import metadata_for
+from runyard.workspace.services.pagination import apply_keyset, split_page
+
+
+def register_version(
+    session: Session, *, version: ArtifactVersionCreate, producer_step_run_id: uuid.UUID | None
+) -> ArtifactVersionRow:
+    """Gives the next version number of the artifact's name; idempotent by client-chosen id."""
+    if version.id is not None:
+        existing = session.get(ArtifactVersionRow, version.id)
+        if existing is not None:
+            return existing
+    artifact = _artifact_for_update(session, version.name)
+    artifact.latest_version += 1
+    row = ArtifactVersionRow(
+        id=version.id or uuid.uuid4(),
+        artifact_id=artifact.id,
+        version=artifact.latest_version,
+        uri=version.uri,
+        content_hash=version.content_hash,
+        size=version.size,
+        materializer=version.materializer,
+        data_type=version.data_type,
+        artifact_store_id=version.artifact_store_id,
+        producer_step_run_id=producer_step_run_id,
+        extracted_metadata=version.metadata,
+    )
+    row.artifact = artifact
+    session.add(row)
+    return row
+
+
+def _artifact_for_update(session: Session, name: str) -> ArtifactRow:
+    stmt = select(ArtifactRow).where(ArtifactRow.name == name).with_for_update()
+    row = session.scalar(stmt)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = ArtifactRow(name=name, latest_version=0)
+            session.add(row)
+    except IntegrityError:
+        row = session.scalars(stmt).one()
+    return row
+
+
+def version_row(session: Session, version_id: uuid.UUID) -> ArtifactVersionRow:
+    row = session.get(ArtifactVersionRow, version_id)
+    if row is None:
+        raise NotFound(f"No artifact version with id {version_id}.")
+    return row
+
+
+def get_artifact_version(session: Session, *, name_or_id: str, version: int | None = None) -> ArtifactVersionRead:
+    row: ArtifactVersionRow | None = None
+    try:
+        row = session.get(ArtifactVersionRow, uuid.UUID(name_or_id))
+    except ValueError:
+        pass
+    if row is None:
+        stmt = select(ArtifactVersionRow).join(ArtifactRow).where(ArtifactRow.name == name_or_id)
+        if version is None:
+            stmt = stmt.order_by(ArtifactVersionRow.version.desc()).limit(1)
+        else:
+            stmt = stmt.where(ArtifactVersionRow.version == version)
+        row = session.scalar(stmt)
+    if row is None:
+        which = f"version {version} of " if version is not None else ""
+        raise NotFound(
+            f"No {which}artifact {name_or_id!r}.", hint="List artifacts with `runyard artifact list`."
+        )
+    return to_read(session, row)
+
+
+def list_artifacts(session: Session, *, page: PageRequest) -> Page[ArtifactRead]:
+    stmt = apply_keyset(
+        select(ArtifactRow), created_col=ArtifactRow.created, id_col=ArtifactRow.id, cursor=page.cursor, limit=page.limit
+    )
+    rows, cursor = split_page(list(session.scalars(stmt)), page.limit)
+    return Page[ArtifactRead](items=[ArtifactRead.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+def list_artifact_versions(session: Session, *, filter: ArtifactVersionFilter) -> Page[ArtifactVersionRead]:
+    stmt = select(ArtifactVersionRow).join(ArtifactRow)
+    if filter.name is not None:
+        stmt = stmt.where(ArtifactRow.name == filter.name)
+    if filter.name_contains:
+        stmt = stmt.where(ArtifactRow.name.contains(filter.name_contains, autoescape=True))
+    if filter.run_id is not None:
+        stmt = stmt.where(
+            ArtifactVersionRow.producer_step_run_id.in_(select(StepRunRow.id).where(StepRunRow.run_id == filter.run_id))
+        )
+    stmt = apply_keyset(
+        stmt,
+        created_col=ArtifactVersionRow.created,
+        id_col=ArtifactVersionRow.id,
+        cursor=filter.cursor,
+        limit=filter.limit,
+    )
+    rows, cursor = split_page(list(session.scalars(stmt)), filter.limit)
+    return Page[ArtifactVersionRead](items=to_reads(session, rows), next_cursor=cursor)
+
+
+def get_lineage(session: Session, *, version_id: uuid.UUID) -> LineageRead:
+    row = version_row(session, version_id)
+    edges = session.execute(
+        select(StepRunArtifactRow.kind, StepRunArtifactRow.name, StepRunRow.id, StepRunRow.run_id, StepRunRow.invocation_id)
+        .join(StepRunRow, StepRunRow.id == StepRunArtifactRow.step_run_id)
+        .where(StepRunArtifactRow.artifact_version_id == version_id)
+        .order_by(StepRunRow.created)
+    ).all()
+    producer: LineageEdge | None = None
+    consumers: list[LineageEdge] = []
+    for kind, name, step_id, run_id, invocation_id in edges:
+        edge = LineageEdge(step_run_id=step_id, run_id=run_id, invocation_id=invocation_id, name=name)
+        if kind == "input":
+            consumers.append(edge)
+        elif step_id == row.producer_step_run_id:
+            producer = edge
+    return LineageRead(artifact_version=to_read(session, row), producer=producer, consumers=consumers)
+
+
+def to_reads(session: Session, rows: list[ArtifactVersionRow]) -> list[ArtifactVersionRead]:
+    meta = metadata_for(session, ResourceType.ARTIFACT_VERSION, [r.id for r in rows])
+    return [to_read(session, r, logged=meta.get(r.id, {})) for r in rows]
+
+
+def to_read(session: Session, row: ArtifactVersionRow, *, logged: dict[str, Any] | None = None) -> ArtifactVersionRead:
+    if logged is None:
+        logged = metadata_for(session, ResourceType.ARTIFACT_VERSION, [row.id]).get(row.id, {})
+    return ArtifactVersionRead(
+        id=row.id,
+        created=row.created,
+        artifact_id=row.artifact_id,
+        name=row.artifact.name,
+        version=row.version,
+        uri=row.uri,
+        content_hash=row.content_hash,
+        size=row.size,
+        materializer=row.materializer,
+        data_type=row.data_type,
+        artifact_store_id=row.artifact_store_id,
+        producer_step_run_id=row.producer_step_run_id,
+        metadata={**row.extracted_metadata, **logged},
+    )

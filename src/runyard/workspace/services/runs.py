@@ -1,0 +1,164 @@
+"""Pipeline runs: create (idempotent), read, list (keyset), status changes through the state machine."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from runyard.exceptions import InvalidInput, NotFound
+from runyard.schemas.base import Page
+from runyard.schemas.metadata import ResourceType
+from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
+from runyard.schemas.status import RunStatus
+from runyard.workspace.db.models import PipelineRow, RunRow, RunTagRow, SnapshotRow
+from runyard.workspace.db.types import utcnow
+from runyard.workspace.services.metadata import metadata_for
+from runyard.workspace.services.pagination import apply_keyset, split_page
+from runyard.workspace.state import check_run_transition
+
+
+def create_run(session: Session, *, run: RunCreate) -> RunRead:
+    if run.id is not None:
+        existing = session.get(RunRow, run.id)
+        if existing is not None:
+            return to_read(session, existing)
+    snapshot = session.get(SnapshotRow, run.snapshot_id)
+    if snapshot is None:
+        raise NotFound(f"No snapshot with id {run.snapshot_id}.", hint="Create the snapshot before the run.")
+    now = utcnow()
+    row = RunRow(
+        id=run.id or uuid.uuid4(),
+        name=run.name or "",
+        pipeline_id=snapshot.pipeline_id,
+        snapshot_id=snapshot.id,
+        stack_id=snapshot.stack_id,
+        status=str(run.status),
+        parameters=run.parameters,
+        orchestrator_run_id=run.orchestrator_run_id,
+        created=now,
+        updated=now,
+        started=now if run.status == RunStatus.RUNNING else None,
+        heartbeat_at=now,
+    )
+    if not row.name:
+        pipeline = session.get(PipelineRow, snapshot.pipeline_id)
+        row.name = f"{pipeline.name if pipeline else 'run'}-{now:%Y_%m_%d-%H_%M_%S_%f}"
+    row.tag_rows = [RunTagRow(tag=t) for t in sorted(set(_check_tags(run.tags)))]
+    session.add(row)
+    session.flush()
+    return to_read(session, row, metadata={})
+
+
+def run_row(session: Session, run_id: uuid.UUID) -> RunRow:
+    row = session.get(RunRow, run_id)
+    if row is None:
+        raise NotFound(f"No run with id {run_id}.", hint="List runs with `runyard run list`.")
+    return row
+
+
+def get_run(session: Session, *, run_id: uuid.UUID) -> RunRead:
+    return to_read(session, run_row(session, run_id))
+
+
+def update_run(session: Session, *, run_id: uuid.UUID, update: RunUpdate) -> RunRead:
+    row = run_row(session, run_id)
+    now = utcnow()
+    if update.status is not None:
+        current = RunStatus(row.status)
+        check_run_transition(current, update.status, run_id=run_id)
+        if update.status != current:
+            row.status = str(update.status)
+            if update.status == RunStatus.RUNNING and row.started is None:
+                row.started = now
+            if update.status.is_finished:
+                row.ended = now
+    if update.error is not None:
+        row.error = update.error
+    if update.add_tags:
+        have = {t.tag for t in row.tag_rows}
+        for tag in _check_tags(update.add_tags):
+            if tag not in have:
+                row.tag_rows.append(RunTagRow(tag=tag))
+                have.add(tag)
+    if update.heartbeat:
+        row.heartbeat_at = now
+    row.updated = now
+    session.flush()
+    return to_read(session, row)
+
+
+def list_runs(session: Session, *, filter: RunFilter) -> Page[RunRead]:
+    stmt = select(RunRow)
+    if filter.pipeline is not None:
+        stmt = stmt.join(PipelineRow, RunRow.pipeline_id == PipelineRow.id).where(
+            PipelineRow.name == filter.pipeline
+        )
+    if filter.pipeline_id is not None:
+        stmt = stmt.where(RunRow.pipeline_id == filter.pipeline_id)
+    if filter.status is not None:
+        stmt = stmt.where(RunRow.status == str(filter.status))
+    if filter.tag is not None:
+        stmt = stmt.where(RunRow.id.in_(select(RunTagRow.run_id).where(RunTagRow.tag == filter.tag)))
+    if filter.name_contains:
+        stmt = stmt.where(RunRow.name.contains(filter.name_contains, autoescape=True))
+    if filter.created_after is not None:
+        stmt = stmt.where(RunRow.created >= filter.created_after)
+    if filter.created_before is not None:
+        stmt = stmt.where(RunRow.created < filter.created_before)
+    stmt = apply_keyset(stmt, created_col=RunRow.created, id_col=RunRow.id, cursor=filter.cursor, limit=filter.limit)
+    rows, cursor = split_page(list(session.scalars(stmt).unique()), filter.limit)
+    meta = metadata_for(session, ResourceType.RUN, [r.id for r in rows])
+    return Page[RunRead](items=[to_read(session, r, metadata=meta.get(r.id, {})) for r in rows], next_cursor=cursor)
+
+
+def delete_run(session: Session, *, run_id: uuid.UUID) -> None:
+    session.delete(run_row(session, run_id))
+
+
+def fail_silent_runs(session: Session, *, timeout: timedelta, now: datetime | None = None) -> list[uuid.UUID]:
+    """Marks failed every running run whose runner sent no heartbeat within ``timeout``."""
+    now = now or utcnow()
+    stale = session.scalars(
+        select(RunRow).where(
+            RunRow.status.in_([str(RunStatus.RUNNING), str(RunStatus.INITIALIZING)]),
+            RunRow.heartbeat_at < now - timeout,
+        )
+    ).all()
+    for row in stale:
+        row.status = str(RunStatus.FAILED)
+        row.error = f"The runner sent no heartbeat for {timeout.total_seconds():.0f}s; it was marked failed."
+        row.ended = now
+        row.updated = now
+    return [r.id for r in stale]
+
+
+def to_read(session: Session, row: RunRow, *, metadata: dict[str, object] | None = None) -> RunRead:
+    if metadata is None:
+        metadata = metadata_for(session, ResourceType.RUN, [row.id]).get(row.id, {})
+    return RunRead(
+        id=row.id,
+        created=row.created,
+        updated=row.updated,
+        name=row.name,
+        pipeline_id=row.pipeline_id,
+        pipeline_name=row.pipeline.name,
+        snapshot_id=row.snapshot_id,
+        stack_id=row.stack_id,
+        status=RunStatus(row.status),
+        parameters=row.parameters,
+        tags=[t.tag for t in row.tag_rows],
+        metadata=metadata,
+        error=row.error,
+        started=row.started,
+        ended=row.ended,
+    )
+
+
+def _check_tags(tags: list[str]) -> list[str]:
+    for tag in tags:
+        if not tag or len(tag) > 200 or not tag.isprintable():
+            raise InvalidInput(f"Tag {tag!r} is invalid.", hint="Use a printable string of 1 to 200 characters.")
+    return tags
