@@ -22,6 +22,10 @@ class Transport(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Releases connections."""
 
+    def for_new_process(self) -> Transport:
+        """A transport safe to use in a forked worker (no connections shared with the parent)."""
+        return self
+
 
 class InProcessTransport(Transport):
     """Calls the workspace service functions in this process: no server, no network."""
@@ -37,6 +41,10 @@ class InProcessTransport(Transport):
         from runyard.workspace.db.engine import get_database
 
         return get_database(self.database_url, busy_timeout_ms=self._busy_timeout_ms)
+
+    def for_new_process(self) -> Transport:
+        # databases are cached per process id, so the worker opens its own connections on first use
+        return InProcessTransport(self.database_url, busy_timeout_ms=self._busy_timeout_ms)
 
     def invoke(self, op: Operation, **kwargs: Any) -> Any:
         fn = self._functions.get(op.id)

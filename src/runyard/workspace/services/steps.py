@@ -64,6 +64,7 @@ def create_step_run(session: Session, *, step: StepRunCreate) -> StepRunRead:
         ended=now if step.status.is_finished else None,
     )
     session.add(row)
+    session.flush()  # the lineage edges below reference this row
     for name, version_id in step.inputs.items():
         session.add(StepRunArtifactRow(step_run_id=row.id, kind="input", name=name, artifact_version_id=version_id))
     for link in step.outputs:

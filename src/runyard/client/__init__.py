@@ -1,0 +1,1 @@
+"""The typed workspace client with its two transports (in-process and HTTP)."""

@@ -1,0 +1,126 @@
+"""``runyard.Client``: the friendly face of the workspace API for scripts and notebooks."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from runyard import schemas as s
+from runyard.client.models import ArtifactVersion, ResultPage, Run, StepRun
+from runyard.client.workspace_api import WorkspaceAPI
+from runyard.schemas.base import DEFAULT_PAGE_SIZE, PageRequest
+
+
+class Client:
+    """Reads and manages everything in the workspace the SDK is pointed at.
+
+    >>> Client().list_runs(pipeline="training", status="failed")
+    """
+
+    def __init__(self, api: WorkspaceAPI | None = None) -> None:
+        if api is None:
+            from runyard.client.connection import workspace_api
+
+            api = workspace_api()
+        self.api = api
+
+    # runs ----------------------------------------------------------------------------------------
+    def list_runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        status: str | None = None,
+        tag: str | None = None,
+        name_contains: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        **filters: Any,
+    ) -> ResultPage[Run]:
+        """Newest first; pass ``cursor=page.next_cursor`` for the next page."""
+        flt = s.RunFilter(pipeline=pipeline, status=status, tag=tag, name_contains=name_contains,  # type: ignore[arg-type]
+                          limit=limit, cursor=cursor, **filters)
+        page = self.api.list_runs(flt)
+        return ResultPage([Run(r, self.api) for r in page.items], page.next_cursor)
+
+    def get_run(self, run_id: uuid.UUID | str) -> Run:
+        return Run(self.api.get_run(_uuid(run_id, "run")), self.api)
+
+    def delete_run(self, run_id: uuid.UUID | str) -> None:
+        self.api.delete_run(_uuid(run_id, "run"))
+
+    def get_step_run(self, step_run_id: uuid.UUID | str) -> StepRun:
+        return StepRun(self.api.get_step_run(_uuid(step_run_id, "step run")), self.api)
+
+    # pipelines ----------------------------------------------------------------------------------
+    def list_pipelines(self, *, name_contains: str | None = None, limit: int = DEFAULT_PAGE_SIZE,
+                       cursor: str | None = None) -> ResultPage[s.PipelineRead]:
+        page = self.api.list_pipelines(s.PipelineFilter(name_contains=name_contains, limit=limit, cursor=cursor))
+        return ResultPage(page.items, page.next_cursor)
+
+    def get_pipeline(self, name_or_id: str) -> s.PipelineRead:
+        return self.api.get_pipeline(str(name_or_id))
+
+    # artifacts ----------------------------------------------------------------------------------
+    def list_artifacts(self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> ResultPage[s.ArtifactRead]:
+        page = self.api.list_artifacts(PageRequest(limit=limit, cursor=cursor))
+        return ResultPage(page.items, page.next_cursor)
+
+    def get_artifact_version(self, name_or_id: str, version: int | None = None) -> ArtifactVersion:
+        """The newest version of an artifact by name (or a given ``version``), or a version by id."""
+        return ArtifactVersion(self.api.get_artifact_version(str(name_or_id), version), self.api)
+
+    def list_artifact_versions(
+        self, *, name: str | None = None, run_id: uuid.UUID | str | None = None, limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> ResultPage[ArtifactVersion]:
+        flt = s.ArtifactVersionFilter(name=name, run_id=_uuid(run_id, "run") if run_id else None, limit=limit,
+                                      cursor=cursor)
+        page = self.api.list_artifact_versions(flt)
+        return ResultPage([ArtifactVersion(v, self.api) for v in page.items], page.next_cursor)
+
+    def get_lineage(self, artifact_version_id: uuid.UUID | str) -> s.LineageRead:
+        return self.api.get_lineage(_uuid(artifact_version_id, "artifact version"))
+
+    # stacks -------------------------------------------------------------------------------------
+    def list_stacks(self) -> list[s.StackRead]:
+        return self.api.list_stacks()
+
+    def get_stack(self, name_or_id: str) -> s.StackRead:
+        return self.api.get_stack(name_or_id)
+
+    @property
+    def active_stack(self) -> s.StackRead:
+        from runyard.client.config import ClientConfig
+
+        return self.api.get_stack(ClientConfig.load().active_stack)
+
+    def activate_stack(self, name: str) -> s.StackRead:
+        from runyard.client.config import ClientConfig
+
+        stack = self.api.get_stack(name)
+        config = ClientConfig.load()
+        config.active_stack = stack.name
+        config.save()
+        return stack
+
+    def register_component(self, type: str, name: str, flavor: str, config: dict[str, Any] | None = None
+                           ) -> s.ComponentRead:
+        return self.api.create_component(s.ComponentCreate(type=type, name=name, flavor=flavor, config=config or {}))
+
+    def register_stack(self, name: str, components: dict[str, str]) -> s.StackRead:
+        return self.api.create_stack(s.StackCreate(name=name, components=components))
+
+    def list_components(self, type: str | None = None) -> list[s.ComponentRead]:
+        return self.api.list_components(type)
+
+
+def _uuid(value: uuid.UUID | str, what: str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        from runyard.exceptions import InvalidInput
+
+        raise InvalidInput(f"{value!r} is not a {what} id.", hint="Ids look like 1b4e28ba-2fa1-11d2-883f-0016d3cca427.")\
+            from None

@@ -1,0 +1,46 @@
+"""Picks the transport: a Workspace Server when a URL is configured, else the embedded workspace."""
+
+from __future__ import annotations
+
+import threading
+
+from runyard.client.config import ClientConfig
+from runyard.client.transport import InProcessTransport, Transport
+from runyard.client.workspace_api import WorkspaceAPI
+from runyard.settings import get_settings
+
+_lock = threading.Lock()
+_api: WorkspaceAPI | None = None
+_key: tuple[object, ...] | None = None
+
+
+def make_transport() -> Transport:
+    settings = get_settings()
+    url = settings.url or ClientConfig.load().url
+    if url:
+        from runyard.client.http import HTTPTransport
+
+        return HTTPTransport(url, api_key=settings.api_key, timeout=settings.http_timeout_s,
+                             retries=settings.http_retries)
+    return InProcessTransport(settings.workspace_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+def workspace_api() -> WorkspaceAPI:
+    """The process-wide API client; rebuilt when the settings it depends on change."""
+    global _api, _key
+    settings = get_settings()
+    key = (settings.url, settings.home, settings.database_url, settings.api_key)
+    with _lock:
+        if _api is None or key != _key:
+            _api = WorkspaceAPI(make_transport())
+            _key = key
+        return _api
+
+
+def reset() -> None:
+    global _api, _key
+    with _lock:
+        if _api is not None:
+            _api.transport.close()
+        _api = None
+        _key = None

@@ -1,0 +1,1 @@
+"""The step runner and what it needs: input resolution, cache keys, the user-code error boundary."""

@@ -1,0 +1,87 @@
+"""Runs a compiled pipeline: register pipeline, snapshot and run, hand it to the stack's orchestrator."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from runyard import schemas as s
+from runyard.client.connection import workspace_api
+from runyard.execution.heartbeat import Heartbeat
+from runyard.orchestrators.base import RunJob
+from runyard.stack.resolve import artifact_store_from, orchestrator_from
+
+if TYPE_CHECKING:
+    from runyard.client.models import Run
+    from runyard.sdk.pipeline import CompiledPipeline
+
+
+def launch(compiled: CompiledPipeline) -> Run:
+    from runyard.client.config import ClientConfig
+    from runyard.client.models import Run
+
+    api = workspace_api()
+    spec, config = compiled.spec, compiled.config
+    stack = api.get_stack(config.stack or ClientConfig.load().active_stack)
+    first = next(iter(compiled.steps.values()))
+    pipeline = api.create_pipeline(s.PipelineCreate(name=spec.name, docstring=None))
+    snapshot = api.create_snapshot(
+        s.SnapshotCreate(
+            id=uuid.uuid4(), pipeline_id=pipeline.id, stack_id=stack.id, spec=spec.to_dict(),
+            spec_hash=spec.spec_hash(), config={"orchestrator": config.orchestrator,
+                                               "continue_on_failure": config.continue_on_failure},
+            code_reference={"module": first.func.__module__},
+        )
+    )
+    run = api.create_run(
+        s.RunCreate(id=uuid.uuid4(), name=_run_name(config.run_name), snapshot_id=snapshot.id,
+                    status=s.RunStatus.RUNNING, parameters=spec.parameters, tags=list(config.tags))
+    )
+    store = artifact_store_from(stack.components["artifact_store"])
+    orchestrator = orchestrator_from(stack.components["orchestrator"], config.orchestrator)
+    job = RunJob(api=api, run=run, spec=spec, steps=compiled.steps, store=store,
+                 continue_on_failure=bool(config.continue_on_failure))
+    try:
+        with Heartbeat(api, run.id):
+            dag = orchestrator.execute(job)
+    except KeyboardInterrupt:
+        api.update_run(run.id, s.RunUpdate(status=s.RunStatus.CANCELLED, error="Interrupted (Ctrl-C)."))
+        raise
+    except BaseException as exc:
+        api.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED, error=f"Orchestrator error: {exc}"))
+        raise
+    if dag.failed:
+        failed = [inv for inv, st in dag.status.items() if st == s.StepStatus.FAILED]
+        final = api.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED,
+                                                   error=f"Step(s) failed: {', '.join(failed)}"))
+        result = Run(final, api)
+        _report_failure(result, failed)
+        return result
+    return Run(api.update_run(run.id, s.RunUpdate(status=s.RunStatus.COMPLETED)), api)
+
+
+def _run_name(template: str | None) -> str | None:
+    if not template:
+        return None
+    now = datetime.now(UTC)
+    try:
+        return template.format(date=now.strftime("%Y_%m_%d"), time=now.strftime("%H_%M_%S_%f"))
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def _report_failure(run: Run, failed: list[str]) -> None:
+    """The user's traceback and the fix, on stderr; the run is returned with status ``failed``."""
+    steps = run.steps
+    for inv in failed:
+        st = steps.get(inv)
+        if st is None:
+            continue
+        print(f"\n[runyard] Run {run.data.name!r} of pipeline {run.data.pipeline_name!r}: step {inv!r} failed: "
+              f"{st.data.error}", file=sys.stderr)
+        if st.data.traceback:
+            print(st.data.traceback.rstrip(), file=sys.stderr)
+    print(f"[runyard] See it again with `runyard run show {run.data.id}`; earlier runs and artifacts are intact.",
+          file=sys.stderr)

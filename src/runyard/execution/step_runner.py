@@ -1,0 +1,241 @@
+"""The step runner: one step invocation, the same on every orchestrator.
+
+Resolve inputs -> look up the cache -> run the function inside the error boundary (with retries and
+hooks) -> save outputs through materializers -> report everything to the workspace in one write.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from runyard.artifacts.io import check_output_type, load_artifact, save_artifact
+from runyard.artifacts.registry import materializer_for
+from runyard.exceptions import ArtifactError, RunyardError
+from runyard.execution.boundary import short_error, user_traceback
+from runyard.execution.cache import cache_key, cache_parts, explain_miss
+from runyard.schemas import (
+    ArtifactVersionRead,
+    CacheLookup,
+    StepOutputLink,
+    StepRunCreate,
+    StepRunRead,
+    StepRunUpdate,
+    StepStatus,
+)
+from runyard.sdk.context import StepContext, reset_step_context, set_step_context
+
+if TYPE_CHECKING:
+    from runyard.artifacts.stores.base import ArtifactStore
+    from runyard.client.workspace_api import WorkspaceAPI
+    from runyard.schemas import RunRead
+    from runyard.sdk.spec import StepSpec
+    from runyard.sdk.step import Step
+
+
+@dataclass
+class StepJob:
+    """Everything one step execution needs; plain data, so it can cross to a worker process."""
+
+    run: RunRead
+    pipeline_name: str
+    spec: StepSpec
+    upstream: dict[str, dict[str, ArtifactVersionRead]]
+
+
+class StepRunner:
+    def __init__(self, api: WorkspaceAPI, store: ArtifactStore) -> None:
+        self.api = api
+        self.store = store
+
+    def run(self, job: StepJob, step: Step[Any, Any]) -> StepRunRead:
+        spec = job.spec
+        inputs = {name: job.upstream[edge.step][edge.output] for name, edge in spec.inputs.items()}
+        params = dict(spec.parameters)
+        parts = cache_parts(
+            source_hash=spec.source_hash,
+            parameters=params,
+            input_hashes={k: v.content_hash for k, v in inputs.items()},
+            output_types={o.name: self._output_materializer(step, o.name) for o in spec.outputs},
+            artifact_store=str(self.store.component_id or self.store.root),
+        )
+        key = cache_key(parts)
+        explanation = "cache disabled for this step"
+        if spec.enable_cache:
+            lookup = self.api.lookup_cache(
+                CacheLookup(cache_key=key, invocation_id=spec.invocation_id, pipeline_id=job.run.pipeline_id)
+            )
+            if lookup.hit is not None:
+                missing = [n for n, v in lookup.hit.outputs.items() if not self.store.artifact_exists(v.uri)]
+                if not missing:
+                    return self._record_cached(job, inputs, key, parts, lookup.hit)
+                explanation = f"cache miss: the files of cached output(s) {', '.join(missing)} are gone"
+            else:
+                previous = (lookup.previous_parts or {}).get("parts")
+                explanation = explain_miss(parts, previous)
+        step_run = self.api.create_step_run(
+            StepRunCreate(
+                id=uuid.uuid4(),
+                run_id=job.run.id,
+                invocation_id=spec.invocation_id,
+                step_name=spec.step_name,
+                status=StepStatus.RUNNING,
+                parameters=params,
+                source_hash=spec.source_hash,
+                cache_key=key if spec.enable_cache else None,
+                cache_parts={"parts": parts, "explanation": explanation},
+                inputs={k: v.id for k, v in inputs.items()},
+            )
+        )
+        return self._execute(job, step, step_run, inputs, params)
+
+    def _output_materializer(self, step: Step[Any, Any], output: str) -> str:
+        for o in step.signature.outputs:
+            if o.name == output:
+                try:
+                    return materializer_for(o.annotation).name
+                except Exception:
+                    return "dynamic"
+        return "dynamic"
+
+    def _record_cached(self, job: StepJob, inputs: dict[str, ArtifactVersionRead], key: str,
+                       parts: dict[str, Any], hit: StepRunRead) -> StepRunRead:
+        return self.api.create_step_run(
+            StepRunCreate(
+                id=uuid.uuid4(),
+                run_id=job.run.id,
+                invocation_id=job.spec.invocation_id,
+                step_name=job.spec.step_name,
+                status=StepStatus.CACHED,
+                parameters=job.spec.parameters,
+                source_hash=job.spec.source_hash,
+                cache_key=key,
+                cache_parts={"parts": parts, "explanation": f"cache hit: reused the outputs of step run {hit.id}"},
+                original_step_run_id=hit.original_step_run_id or hit.id,
+                inputs={k: v.id for k, v in inputs.items()},
+                outputs=[StepOutputLink(name=n, artifact_version_id=v.id) for n, v in hit.outputs.items()],
+            )
+        )
+
+    def _execute(self, job: StepJob, step: Step[Any, Any], step_run: StepRunRead,
+                 inputs: dict[str, ArtifactVersionRead], params: dict[str, Any]) -> StepRunRead:
+        spec = job.spec
+        ctx = StepContext(
+            run_id=job.run.id, run_name=job.run.name, pipeline_name=job.pipeline_name, step_name=spec.step_name,
+            invocation_id=spec.invocation_id, step_run_id=step_run.id,
+        )
+        token = set_step_context(ctx)
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                ctx.attempt = attempt
+                try:
+                    kwargs = dict(params)
+                    annotations = step.signature.input_annotations
+                    for name, version in inputs.items():
+                        kwargs[name] = load_artifact(version, data_type=_plain(annotations.get(name)), api=self.api,
+                                                     store=self.store)
+                    result = step.func(**kwargs)
+                    outputs = self._save_outputs(job, step, result, ctx)
+                    break
+                except Exception as exc:
+                    if attempt > spec.retry.max_retries or isinstance(exc, ArtifactError) and _is_ours(exc):
+                        return self._fail(step, step_run, exc, attempt, ctx)
+                    wait = spec.retry.wait_before(attempt)
+                    print(f"[runyard] step {spec.invocation_id!r} failed ({short_error(exc)}); retry {attempt} of "
+                          f"{spec.retry.max_retries} in {wait:.1f}s", file=sys.stderr)
+                    if wait > 0:
+                        time.sleep(wait)
+            _call_hook(step.options.on_success, None)
+            return self.api.update_step_run(
+                step_run.id,
+                StepRunUpdate(status=StepStatus.COMPLETED, attempts=attempt, new_outputs=outputs,
+                              metadata=ctx.pending_step_metadata),
+            )
+        finally:
+            reset_step_context(token)
+
+    def _save_outputs(self, job: StepJob, step: Step[Any, Any], result: Any, ctx: StepContext) -> list[Any]:
+        spec = job.spec
+        defs = step.signature.outputs
+        if not defs:
+            return []
+        if step.signature.multiple:
+            if not isinstance(result, tuple) or len(result) != len(defs):
+                raise _OutputError(
+                    f"Step {spec.invocation_id!r} must return a tuple of {len(defs)} values "
+                    f"({', '.join(d.name for d in defs)}), but returned {type(result).__name__}"
+                    + (f" of {len(result)}" if isinstance(result, tuple) else "") + ".",
+                    hint="Return one value per annotated output, in order.",
+                )
+            values = list(result)
+        else:
+            values = [result]
+        saved = []
+        for d, value in zip(defs, values, strict=True):
+            where = f"Step {spec.invocation_id!r} output {d.name!r}"
+            check_output_type(value, d.annotation, where=where)
+            saved.append(
+                save_artifact(
+                    value, annotation=d.annotation, artifact_name=_artifact_name(job, d.name, d.annotation), output_name=d.name,
+                    store=self.store, extra_metadata=ctx.pending_output_metadata.get(d.name),
+                )
+            )
+        return saved
+
+    def _fail(self, step: Step[Any, Any], step_run: StepRunRead, exc: Exception, attempts: int,
+              ctx: StepContext) -> StepRunRead:
+        tb = user_traceback(exc)
+        _call_hook(step.options.on_failure, exc)
+        return self.api.update_step_run(
+            step_run.id,
+            StepRunUpdate(status=StepStatus.FAILED, error=_headline(exc), traceback=tb, attempts=attempts,
+                          metadata=ctx.pending_step_metadata),
+        )
+
+
+class _OutputError(ArtifactError):
+    """A step returned values that do not match its outputs: retrying would not help."""
+
+
+def _is_ours(exc: Exception) -> bool:
+    return isinstance(exc, _OutputError) or "annotated" in str(exc)
+
+
+def _headline(exc: Exception) -> str:
+    if isinstance(exc, RunyardError):
+        return exc.headline
+    return short_error(exc)
+
+
+def _artifact_name(job: StepJob, output: str, annotation: Any) -> str:
+    """``Annotated[T, "dataset"]`` names the artifact ``dataset``; unnamed outputs get a unique dotted name."""
+    from runyard.sdk.signature import annotated_name
+
+    if annotated_name(annotation) is not None:
+        return output
+    return f"{job.pipeline_name}.{job.spec.invocation_id}.{output}"
+
+
+def _plain(annotation: Any) -> type | None:
+    return annotation if isinstance(annotation, type) else None
+
+
+def _call_hook(hook: Any, exc: BaseException | None) -> None:
+    """Hooks take the exception (on_failure) or nothing; a failing hook is reported, never fatal."""
+    if hook is None:
+        return
+    import inspect
+
+    try:
+        n = len(inspect.signature(hook).parameters)
+        if exc is not None and n >= 1:
+            hook(exc)
+        else:
+            hook()
+    except Exception as hook_exc:
+        print(f"[runyard] hook {getattr(hook, '__name__', hook)!r} failed: {short_error(hook_exc)}", file=sys.stderr)

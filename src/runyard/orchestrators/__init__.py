@@ -1,0 +1,1 @@
+"""Orchestrators: where and how a run's steps execute. Flavors register via entry points."""

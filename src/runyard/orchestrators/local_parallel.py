@@ -1,0 +1,91 @@
+"""Independent branches at the same time, each step in a worker process (``max_workers``).
+
+Workers are forked after the pipeline is compiled, so they already hold the step functions, even those
+defined in ``__main__`` or a notebook. Each worker opens its own workspace connection.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import ClassVar
+
+from runyard.execution.dag import DagState
+from runyard.execution.step_runner import StepJob, StepRunner
+from runyard.orchestrators.base import Orchestrator, RunJob
+from runyard.schemas import ArtifactVersionRead, StepRunRead
+
+_WORKER_JOB: RunJob | None = None
+
+
+def _run_in_worker(step_job: StepJob) -> StepRunRead:
+    job = _WORKER_JOB
+    assert job is not None, "worker started without a job"
+    from runyard.client.workspace_api import WorkspaceAPI
+
+    api = WorkspaceAPI(job.api.transport.for_new_process())
+    return StepRunner(api, job.store).run(step_job, job.steps[step_job.spec.invocation_id])
+
+
+class LocalParallelOrchestrator(Orchestrator):
+    flavor: ClassVar[str] = "local_parallel"
+    options: ClassVar[frozenset[str]] = frozenset({"max_workers"})
+    supports_parallel: ClassVar[bool] = True
+
+    def execute(self, job: RunJob) -> DagState:
+        global _WORKER_JOB
+        max_workers = int(self.config.get("max_workers") or os.cpu_count() or 2)
+        dag = DagState(job.spec, continue_on_failure=job.continue_on_failure)
+        upstream: dict[str, dict[str, ArtifactVersionRead]] = {}
+        _WORKER_JOB = job
+        ctx = multiprocessing.get_context("fork")
+        running: dict[Future[StepRunRead], str] = {}
+        try:
+            with ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx) as pool:
+                while True:
+                    for inv in dag.ready(set(running.values())):
+                        step_job = StepJob(job.run, job.spec.name, job.spec.step(inv), dict(upstream))
+                        running[pool.submit(_run_in_worker, step_job)] = inv
+                    if not running:
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        inv = running.pop(fut)
+                        result = self._result(fut, inv, job)
+                        upstream[inv] = self.outputs_of(result)
+                        dag.record(inv, result.status)
+                    if dag.stopped:
+                        for fut in running:
+                            fut.cancel()
+                        # steps already running finish and are recorded; nothing new starts
+                        for fut in list(running):
+                            inv = running.pop(fut)
+                            if not fut.cancelled():
+                                result = self._result(fut, inv, job)
+                                dag.record(inv, result.status)
+                        break
+        finally:
+            _WORKER_JOB = None
+        self.record_skipped(job, dag)
+        return dag
+
+    @staticmethod
+    def _result(fut: Future[StepRunRead], inv: str, job: RunJob) -> StepRunRead:
+        try:
+            return fut.result()
+        except Exception as exc:  # the worker died (killed, out of memory): record the step as failed
+            from runyard.schemas import StepRunFilter, StepRunUpdate, StepStatus
+
+            page = job.api.list_step_runs(StepRunFilter(run_id=job.run.id, invocation_id=inv))
+            message = f"The worker process running this step died: {type(exc).__name__}: {exc}"
+            if page.items and not page.items[0].status.is_finished:
+                return job.api.update_step_run(
+                    page.items[0].id, StepRunUpdate(status=StepStatus.FAILED, error=message)
+                )
+            from runyard.orchestrators.base import StepRunCreate
+
+            return job.api.create_step_run(
+                StepRunCreate(run_id=job.run.id, invocation_id=inv, step_name=job.spec.step(inv).step_name,
+                              status=StepStatus.FAILED)
+            )

@@ -1,0 +1,1 @@
+"""Authoring: ``@step`` and ``@pipeline``, pipeline compilation, configuration files, the step context."""

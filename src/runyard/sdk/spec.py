@@ -1,0 +1,107 @@
+"""Compiled pipeline specs: frozen records, stored with every snapshot and versioned on the wire.
+
+A spec is everything a runner on another machine needs to execute the pipeline again: the DAG of step
+invocations, their parameters and configuration, where each step's code lives, and a hash of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Version of the spec's wire format; :func:`PipelineSpec.from_dict` reads every older version.
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``max_retries`` further attempts after the first, waiting ``delay * backoff**n`` seconds between."""
+
+    max_retries: int = 0
+    delay: float = 0.0
+    backoff: float = 1.0
+
+    def wait_before(self, retry_number: int) -> float:
+        return float(self.delay * (self.backoff ** max(retry_number - 1, 0)))
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """A data edge: this input takes output ``output`` of invocation ``step``."""
+
+    step: str
+    output: str
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    type_name: str
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    invocation_id: str
+    step_name: str
+    source: str  # "module:qualname" of the step function
+    source_hash: str
+    parameters: dict[str, Any]
+    inputs: dict[str, InputSpec]
+    after: tuple[str, ...]
+    outputs: tuple[OutputSpec, ...]
+    enable_cache: bool = True
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        seen = dict.fromkeys([*(i.step for i in self.inputs.values()), *self.after])
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    name: str
+    steps: tuple[StepSpec, ...]  # in a topological order
+    parameters: dict[str, Any]
+    version: int = SPEC_VERSION
+
+    def step(self, invocation_id: str) -> StepSpec:
+        for s in self.steps:
+            if s.invocation_id == invocation_id:
+                return s
+        raise KeyError(invocation_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def spec_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineSpec:
+        version = int(data.get("version", 1))
+        if version > SPEC_VERSION:
+            from runyard.exceptions import VersionMismatch
+
+            raise VersionMismatch(
+                f"This pipeline spec has format version {version}; this Runyard reads up to {SPEC_VERSION}.",
+                hint="Upgrade runyard where the run executes.",
+            )
+        steps = tuple(
+            StepSpec(
+                invocation_id=s["invocation_id"],
+                step_name=s["step_name"],
+                source=s["source"],
+                source_hash=s["source_hash"],
+                parameters=dict(s.get("parameters", {})),
+                inputs={k: InputSpec(**v) for k, v in s.get("inputs", {}).items()},
+                after=tuple(s.get("after", ())),
+                outputs=tuple(OutputSpec(**o) for o in s.get("outputs", ())),
+                enable_cache=bool(s.get("enable_cache", True)),
+                retry=RetryPolicy(**s.get("retry", {})),
+            )
+            for s in data["steps"]
+        )
+        return cls(name=data["name"], steps=steps, parameters=dict(data.get("parameters", {})), version=SPEC_VERSION)

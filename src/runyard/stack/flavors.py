@@ -1,0 +1,52 @@
+"""Flavors: component implementations found by name through Python entry points.
+
+Built-ins are listed here as ``name -> "module:Class"`` too, so a source checkout without installed
+metadata still works; a third-party package adds its own through the same entry point groups.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from typing import Any
+
+from runyard.exceptions import ConfigurationError
+
+GROUPS = {
+    "orchestrator": "runyard.orchestrators",
+    "artifact_store": "runyard.artifact_stores",
+}
+
+BUILTIN: dict[str, dict[str, str]] = {
+    "orchestrator": {
+        "local": "runyard.orchestrators.local:LocalOrchestrator",
+        "local_parallel": "runyard.orchestrators.local_parallel:LocalParallelOrchestrator",
+    },
+    "artifact_store": {
+        "local": "runyard.artifacts.stores.local:LocalArtifactStore",
+    },
+}
+
+
+@cache
+def available(component_type: str) -> dict[str, str]:
+    found = dict(BUILTIN.get(component_type, {}))
+    group = GROUPS.get(component_type)
+    if group:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=group):
+            found.setdefault(ep.name, ep.value)
+    return found
+
+
+def load_flavor(component_type: str, flavor: str) -> Any:
+    targets = available(component_type)
+    target = targets.get(flavor)
+    if target is None:
+        raise ConfigurationError(
+            f"No {component_type.replace('_', ' ')} flavor named {flavor!r}.",
+            hint=f"Installed flavors: {', '.join(sorted(targets)) or 'none'}.",
+        )
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
