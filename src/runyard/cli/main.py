@@ -1,0 +1,31 @@
+"""Entry point of the ``runyard`` command. Command groups register here, each from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from runyard.cli import artifacts, pipelines, runs, stacks, workspace
+
+app = typer.Typer(
+    name="runyard",
+    help="Runyard: run ML pipelines anywhere and find every run, artifact and log again.\n\n"
+    "Start with `runyard init`, run a pipeline script with `python my_pipeline.py`, then explore with "
+    "`runyard run list`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+workspace.register(app)
+app.add_typer(runs.app, name="run", help="List, inspect and manage pipeline runs.")
+app.add_typer(pipelines.app, name="pipeline", help="List pipelines and their runs.")
+app.add_typer(artifacts.app, name="artifact", help="List and inspect artifacts, their versions and lineage.")
+app.add_typer(stacks.app, name="stack", help="Register, list and activate stacks and their components.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

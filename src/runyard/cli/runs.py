@@ -1,0 +1,107 @@
+"""``runyard run ...``: list, show, delete runs."""
+
+from __future__ import annotations
+
+import typer
+
+from runyard.cli.output import (
+    OutputFormat,
+    OutputOption,
+    console,
+    dump,
+    friendly_errors,
+    print_json,
+    print_table,
+    styled_status,
+    when,
+)
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("list")
+def list_runs(
+    pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
+    status: str | None = typer.Option(None, "--status", "-s", help="completed, failed, running, cancelled..."),
+    tag: str | None = typer.Option(None, "--tag", "-t", help="Only runs with this tag."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=500, help="How many runs (newest first)."),
+    cursor: str | None = typer.Option(None, "--cursor", help="Next page: the cursor printed under the last page."),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """List runs, newest first."""
+    with friendly_errors():
+        from runyard import Client
+
+        page = Client().list_runs(pipeline=pipeline, status=status, tag=tag, limit=limit, cursor=cursor)
+        if output == OutputFormat.json:
+            print_json({"items": [r.to_dict() for r in page], "next_cursor": page.next_cursor})
+            return
+        rows = [
+            (r.id, r.name, r.pipeline_name, styled_status(r.status), when(r.created), _duration(r), ", ".join(r.tags))
+            for r in page
+        ]
+        print_table("Runs", ["ID", "Name", "Pipeline", "Status", "Created", "Duration", "Tags"], rows,
+                    empty="No runs yet. Run a pipeline, e.g. `make demo`.")
+        if page.next_cursor:
+            console.print(f"[dim]More: runyard run list --cursor {page.next_cursor}[/dim]")
+
+
+@app.command("show")
+def show(
+    run_id: str = typer.Argument(..., help="Run id (from `runyard run list`)."),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """A run with its steps: status, duration, cache decision, outputs."""
+    with friendly_errors():
+        from runyard import Client
+
+        run = Client().get_run(run_id)
+        steps = run.steps
+        if output == OutputFormat.json:
+            print_json({**run.to_dict(), "steps": {k: v.to_dict() for k, v in steps.items()}})
+            return
+        console.print(f"[bold]{run.name}[/bold]  {styled_status(run.status)}  pipeline [cyan]{run.pipeline_name}[/cyan]")
+        console.print(f"id {run.id}  created {when(run.created)}  duration {_duration(run)}")
+        if run.parameters:
+            console.print(f"parameters: {run.parameters}")
+        if run.error:
+            console.print(f"[red]error:[/red] {run.error}")
+        rows = []
+        for inv, st in steps.items():
+            outs = ", ".join(f"{n}=v{v.version}" for n, v in st.outputs.items())
+            dur = f"{st.duration:.2f}s" if st.duration is not None else ""
+            rows.append((inv, styled_status(st.status), dur, outs, st.cache_explanation or ""))
+        print_table("Steps", ["Step", "Status", "Duration", "Outputs", "Cache"], rows)
+        for inv, st in steps.items():
+            if st.data.traceback:
+                console.print(f"\n[red]Step {inv} failed:[/red] {st.data.error}")
+                console.print(st.data.traceback, markup=False, highlight=False)
+
+
+@app.command("delete")
+def delete(
+    run_id: str = typer.Argument(..., help="Run id."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a run's metadata (artifact files stay in the store; other runs may share them)."""
+    with friendly_errors():
+        from runyard import Client
+
+        client = Client()
+        run = client.get_run(run_id)
+        if not yes:
+            typer.confirm(f"Delete run {run.name}?", abort=True)
+        client.delete_run(run.id)
+        console.print(f"Deleted run {run.name}.")
+
+
+def _duration(run: object) -> str:
+    started = getattr(run, "started", None)
+    ended = getattr(run, "ended", None)
+    if started and ended:
+        return f"{(ended - started).total_seconds():.2f}s"
+    return ""
+
+
+def dump_run(run: object) -> object:
+    return dump(run)

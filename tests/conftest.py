@@ -1,0 +1,94 @@
+"""Shared fixtures: every test gets its own RUNYARD_HOME; workspace tests run on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("RUNYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _reset_runyard_state() -> None:
+    from runyard.client import connection
+    from runyard.settings import get_settings
+    from runyard.stack import resolve
+    from runyard.workspace.db import engine
+
+    get_settings.cache_clear()
+    connection.reset()
+    engine.reset_databases()
+    resolve.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def runyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An isolated embedded workspace per test (never the user's ~/.runyard)."""
+    home = tmp_path / "runyard-home"
+    monkeypatch.setenv("RUNYARD_HOME", str(home))
+    for var in ("RUNYARD_URL", "RUNYARD_API_KEY", "RUNYARD_DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    _reset_runyard_state()
+    yield home
+    _reset_runyard_state()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    name = f"runyard_test_{secrets.token_hex(4)}"
+    admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except Exception as exc:  # pragma: no cover - the machine promises PostgreSQL; say so loudly
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({exc}); start it (see shared/TESTING.md).")
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    from runyard.workspace.db import engine
+
+    engine.reset_databases()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, runyard_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The workspace database URL, once for SQLite and once for PostgreSQL; sets RUNYARD_DATABASE_URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{runyard_home / 'workspace.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _truncate_all(url)
+    monkeypatch.setenv("RUNYARD_DATABASE_URL", url)
+    _reset_runyard_state()
+    return url
+
+
+def _truncate_all(url: str) -> None:
+    from sqlalchemy import text
+
+    from runyard.workspace.db.engine import get_database
+    from runyard.workspace.db.models import Base
+
+    db = get_database(url)
+    with db.session(write=True) as session:
+        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        session.execute(text(f"TRUNCATE {names} CASCADE"))
+
+
+@pytest.fixture
+def api(database_url: str):  # type: ignore[no-untyped-def]
+    """The typed workspace API over the in-process transport, on the parametrized database."""
+    from runyard.client.connection import workspace_api
+
+    return workspace_api()
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
