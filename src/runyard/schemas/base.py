@@ -23,13 +23,13 @@ JSONDict = dict[str, Any]
 class Schema(BaseModel):
     """Base of every request model: unknown fields are an error, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ReadSchema(BaseModel):
     """Base of every response model; built straight from ORM rows."""
 
-    model_config = ConfigDict(from_attributes=True, frozen=True)
+    model_config = ConfigDict(from_attributes=True, frozen=True, defer_build=True)
 
 
 class Entity(ReadSchema):

@@ -59,8 +59,12 @@ class ArtifactStore(abc.ABC):
         content_hash, size = self.hash_folder(temp_uri, known_hashes=known_hashes or {})
         final = f"{self.root}/{content_hash[:2]}/{content_hash}"
         if not self.move(temp_uri, final):
-            self.remove(temp_uri)
+            self.discard_temp(temp_uri)  # the same content is stored already
         return final, content_hash, size
+
+    def discard_temp(self, uri: str) -> None:
+        """Removes a temp folder that is no longer needed; stores may do it in the background."""
+        self.remove(uri)
 
     def hash_folder(self, uri: str, *, known_hashes: dict[str, str]) -> tuple[str, int]:
         """sha256 over the sorted (relative path, file sha256) pairs of a folder: its content address."""

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from runyard.exceptions import VersionMismatch
@@ -48,22 +48,51 @@ def ensure_schema(db: Database) -> None:
         )
     with _migration_lock(db):
         upgrade(db)
+        _seed(db)
+
+
+def _seed(db: Database) -> None:
+    """Rows every workspace has from the start (the default stack), so reads never need to write."""
+    from runyard.workspace.services.stacks import ensure_default_stack
+
+    with db.session(write=True) as session:
+        ensure_default_stack(session)
 
 
 def upgrade(db: Database) -> None:
+    with db.write_engine.connect() as conn:
+        rev = current_revision(conn)
+        conn.rollback()
+        if rev == HEAD_REVISION:  # another process won the race
+            return
+        empty = rev is None and not inspect(conn).get_table_names()
+        conn.rollback()
+        if empty:
+            _create_fresh(conn)
+            return
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS_DIR))
     with db.write_engine.connect() as conn:
-        if current_revision(conn) == HEAD_REVISION:  # another process won the race
-            conn.rollback()
-            return
-        conn.rollback()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
         conn.commit()
+
+
+def _create_fresh(conn: Connection) -> None:
+    """An empty database gets the current schema directly and is stamped at head.
+
+    Equivalent to running every migration (a test compares the two), without importing Alembic: the
+    first run on a new machine stays fast.
+    """
+    from runyard.workspace.db.models import Base
+
+    with conn.begin():
+        Base.metadata.create_all(conn)
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": HEAD_REVISION})
 
 
 @contextlib.contextmanager

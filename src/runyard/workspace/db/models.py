@@ -65,6 +65,8 @@ class RunRow(Base):
     started: Mapped[datetime | None]
     ended: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+    #: Latest value of every logged metadata key (the history is in ``metadata_entries``).
+    metadata_json: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     pipeline: Mapped[PipelineRow] = relationship(lazy="joined", innerjoin=True)
     tag_rows: Mapped[list[RunTagRow]] = relationship(
@@ -103,6 +105,7 @@ class StepRunRow(Base):
     created: Mapped[datetime] = _created()
     started: Mapped[datetime | None]
     ended: Mapped[datetime | None]
+    metadata_json: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (
         UniqueConstraint("run_id", "invocation_id", name="uq_step_runs_run_invocation"),
@@ -133,7 +136,8 @@ class ArtifactVersionRow(Base):
     producer_step_run_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("step_runs.id", ondelete="SET NULL"), index=True
     )
-    extracted_metadata: Mapped[dict[str, Any]]
+    #: Metadata the materializer extracted, merged with every value logged later.
+    metadata_json: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created: Mapped[datetime] = _created()
 
     artifact: Mapped[ArtifactRow] = relationship(lazy="joined", innerjoin=True)
@@ -148,9 +152,7 @@ class StepRunArtifactRow(Base):
     """An edge of the lineage graph: a step run read (``input``) or wrote (``output``) an artifact version."""
 
     __tablename__ = "step_run_artifacts"
-    step_run_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("step_runs.id", ondelete="CASCADE"), primary_key=True
-    )
+    step_run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     name: Mapped[str] = mapped_column(String(250), primary_key=True)
     artifact_version_id: Mapped[uuid.UUID] = mapped_column(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import NotFound
@@ -19,52 +18,53 @@ from runyard.schemas.artifacts import (
     LineageRead,
 )
 from runyard.schemas.base import Page, PageRequest
-from runyard.schemas.metadata import ResourceType
+from runyard.workspace.db import tables as t
 from runyard.workspace.db.models import ArtifactRow, ArtifactVersionRow, StepRunArtifactRow, StepRunRow
-from runyard.workspace.services.metadata import metadata_for
+from runyard.workspace.db.types import utcnow
 from runyard.workspace.services.pagination import apply_keyset, split_page
+
+_av = t.artifact_versions.c
+_LOCK_ARTIFACT = (
+    select(t.artifacts.c.id, t.artifacts.c.latest_version)
+    .where(t.artifacts.c.name == bindparam("name"))
+    .with_for_update()
+)
+_BUMP_VERSION = update(t.artifacts).where(t.artifacts.c.id == bindparam("aid"))
+_INSERT_VERSION = insert(t.artifact_versions)
 
 
 def register_version(
     session: Session, *, version: ArtifactVersionCreate, producer_step_run_id: uuid.UUID | None
-) -> ArtifactVersionRow:
-    """Gives the next version number of the artifact's name; idempotent by client-chosen id."""
-    if version.id is not None:
-        existing = session.get(ArtifactVersionRow, version.id)
-        if existing is not None:
-            return existing
-    artifact = _artifact_for_update(session, version.name)
-    artifact.latest_version += 1
-    row = ArtifactVersionRow(
-        id=version.id or uuid.uuid4(),
-        artifact_id=artifact.id,
-        version=artifact.latest_version,
-        uri=version.uri,
-        content_hash=version.content_hash,
-        size=version.size,
-        materializer=version.materializer,
-        data_type=version.data_type,
-        artifact_store_id=version.artifact_store_id,
-        producer_step_run_id=producer_step_run_id,
-        extracted_metadata=version.metadata,
+) -> uuid.UUID:
+    """Next version number of the artifact's name, under a row lock so concurrent writers never collide."""
+    conn = session.connection()
+    row = conn.execute(_LOCK_ARTIFACT, {"name": version.name}).first()
+    if row is None:
+        t.insert_ignoring_duplicates(
+            session, t.artifacts, {"id": uuid.uuid4(), "name": version.name, "latest_version": 0, "created": utcnow()}
+        )
+        row = conn.execute(_LOCK_ARTIFACT, {"name": version.name}).one()
+    number = row.latest_version + 1
+    conn.execute(_BUMP_VERSION, {"aid": row.id, "latest_version": number})
+    version_id = version.id or uuid.uuid4()
+    conn.execute(
+        _INSERT_VERSION,
+        dict(
+            id=version_id,
+            artifact_id=row.id,
+            version=number,
+            uri=version.uri,
+            content_hash=version.content_hash,
+            size=version.size,
+            materializer=version.materializer,
+            data_type=version.data_type,
+            artifact_store_id=version.artifact_store_id,
+            producer_step_run_id=producer_step_run_id,
+            metadata_json=version.metadata,
+            created=utcnow(),
+        ),
     )
-    row.artifact = artifact
-    session.add(row)
-    return row
-
-
-def _artifact_for_update(session: Session, name: str) -> ArtifactRow:
-    stmt = select(ArtifactRow).where(ArtifactRow.name == name).with_for_update()
-    row = session.scalar(stmt)
-    if row is not None:
-        return row
-    try:
-        with session.begin_nested():
-            row = ArtifactRow(name=name, latest_version=0)
-            session.add(row)
-    except IntegrityError:
-        row = session.scalars(stmt).one()
-    return row
+    return version_id
 
 
 def version_row(session: Session, version_id: uuid.UUID) -> ArtifactVersionRow:
@@ -89,15 +89,17 @@ def get_artifact_version(session: Session, *, name_or_id: str, version: int | No
         row = session.scalar(stmt)
     if row is None:
         which = f"version {version} of " if version is not None else ""
-        raise NotFound(
-            f"No {which}artifact {name_or_id!r}.", hint="List artifacts with `runyard artifact list`."
-        )
+        raise NotFound(f"No {which}artifact {name_or_id!r}.", hint="List artifacts with `runyard artifact list`.")
     return to_read(session, row)
 
 
 def list_artifacts(session: Session, *, page: PageRequest) -> Page[ArtifactRead]:
     stmt = apply_keyset(
-        select(ArtifactRow), created_col=ArtifactRow.created, id_col=ArtifactRow.id, cursor=page.cursor, limit=page.limit
+        select(ArtifactRow),
+        created_col=ArtifactRow.created,
+        id_col=ArtifactRow.id,
+        cursor=page.cursor,
+        limit=page.limit,
     )
     rows, cursor = split_page(list(session.scalars(stmt)), page.limit)
     return Page[ArtifactRead](items=[ArtifactRead.model_validate(r) for r in rows], next_cursor=cursor)
@@ -127,7 +129,9 @@ def list_artifact_versions(session: Session, *, filter: ArtifactVersionFilter) -
 def get_lineage(session: Session, *, version_id: uuid.UUID) -> LineageRead:
     row = version_row(session, version_id)
     edges = session.execute(
-        select(StepRunArtifactRow.kind, StepRunArtifactRow.name, StepRunRow.id, StepRunRow.run_id, StepRunRow.invocation_id)
+        select(
+            StepRunArtifactRow.kind, StepRunArtifactRow.name, StepRunRow.id, StepRunRow.run_id, StepRunRow.invocation_id
+        )
         .join(StepRunRow, StepRunRow.id == StepRunArtifactRow.step_run_id)
         .where(StepRunArtifactRow.artifact_version_id == version_id)
         .order_by(StepRunRow.created)
@@ -143,14 +147,37 @@ def get_lineage(session: Session, *, version_id: uuid.UUID) -> LineageRead:
     return LineageRead(artifact_version=to_read(session, row), producer=producer, consumers=consumers)
 
 
+#: Columns of an artifact version read, with the artifact's name (Core queries select these).
+VERSION_COLUMNS = [
+    *(c for c in t.artifact_versions.c),
+    t.artifacts.c.name,
+]
+
+
+def version_read(row: Any) -> ArtifactVersionRead:
+    """An artifact version from a Core row of :data:`VERSION_COLUMNS`."""
+    return ArtifactVersionRead(
+        id=row.id,
+        created=row.created,
+        artifact_id=row.artifact_id,
+        name=row.name,
+        version=row.version,
+        uri=row.uri,
+        content_hash=row.content_hash,
+        size=row.size,
+        materializer=row.materializer,
+        data_type=row.data_type,
+        artifact_store_id=row.artifact_store_id,
+        producer_step_run_id=row.producer_step_run_id,
+        metadata=row.metadata_json or {},
+    )
+
+
 def to_reads(session: Session, rows: list[ArtifactVersionRow]) -> list[ArtifactVersionRead]:
-    meta = metadata_for(session, ResourceType.ARTIFACT_VERSION, [r.id for r in rows])
-    return [to_read(session, r, logged=meta.get(r.id, {})) for r in rows]
+    return [to_read(session, r) for r in rows]
 
 
-def to_read(session: Session, row: ArtifactVersionRow, *, logged: dict[str, Any] | None = None) -> ArtifactVersionRead:
-    if logged is None:
-        logged = metadata_for(session, ResourceType.ARTIFACT_VERSION, [row.id]).get(row.id, {})
+def to_read(session: Session, row: ArtifactVersionRow) -> ArtifactVersionRead:
     return ArtifactVersionRead(
         id=row.id,
         created=row.created,
@@ -164,5 +191,5 @@ def to_read(session: Session, row: ArtifactVersionRow, *, logged: dict[str, Any]
         data_type=row.data_type,
         artifact_store_id=row.artifact_store_id,
         producer_step_run_id=row.producer_step_run_id,
-        metadata={**row.extracted_metadata, **logged},
+        metadata=row.metadata_json or {},
     )

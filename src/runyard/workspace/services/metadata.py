@@ -1,21 +1,24 @@
-"""Key/value metadata (``log_metadata``) on runs, step runs and artifact versions."""
+"""Key/value metadata (``log_metadata``) on runs, step runs and artifact versions.
+
+Every logged value is kept as history in ``metadata_entries``; the latest value of each key is also
+merged into the resource's own ``metadata_json`` column, so reads never need a second query.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import InvalidInput, NotFound
 from runyard.schemas.metadata import MetadataCreate, ResourceType
 from runyard.workspace.db.models import ArtifactVersionRow, MetadataRow, RunRow, StepRunRow
+from runyard.workspace.db.types import utcnow
 
-_ROW_OF = {
+_ROW_OF: dict[ResourceType, type[RunRow] | type[StepRunRow] | type[ArtifactVersionRow]] = {
     ResourceType.RUN: RunRow,
     ResourceType.STEP_RUN: StepRunRow,
     ResourceType.ARTIFACT_VERSION: ArtifactVersionRow,
@@ -23,38 +26,39 @@ _ROW_OF = {
 
 
 def add_metadata(session: Session, *, metadata: MetadataCreate) -> None:
-    row_type = _ROW_OF[metadata.resource_type]
-    if session.get(row_type, metadata.resource_id) is None:
-        raise NotFound(f"No {metadata.resource_type} with id {metadata.resource_id}.")
     put_metadata(session, metadata.resource_type, metadata.resource_id, metadata.values)
 
 
-def put_metadata(
-    session: Session, resource_type: ResourceType, resource_id: uuid.UUID, values: dict[str, Any]
-) -> None:
+def put_metadata(session: Session, resource_type: ResourceType, resource_id: uuid.UUID, values: dict[str, Any]) -> None:
+    if not values:
+        return
     for key, value in values.items():
         _check_value(key, value)
-        session.add(
-            MetadataRow(resource_type=str(resource_type), resource_id=resource_id, key=key, value=value)
-        )
+    model = _ROW_OF[resource_type]
+    # row lock: two writers logging to the same run must not lose each other's keys
+    current = session.scalar(select(model.metadata_json).where(model.id == resource_id).with_for_update())
+    if current is None:
+        raise NotFound(f"No {resource_type} with id {resource_id}.")
+    now = utcnow()
+    session.execute(
+        insert(MetadataRow),
+        [
+            {"resource_type": str(resource_type), "resource_id": resource_id, "key": k, "value": v, "created": now}
+            for k, v in values.items()
+        ],
+    )
+    row = session.get(model, resource_id)
+    assert row is not None
+    row.metadata_json = {**current, **values}
 
 
-def metadata_for(
-    session: Session, resource_type: ResourceType, ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """All metadata of many resources in one query; later values of a key win."""
-    id_list = list(ids)
-    out: dict[uuid.UUID, dict[str, Any]] = defaultdict(dict)
-    if not id_list:
-        return out
+def metadata_history(session: Session, resource_type: ResourceType, resource_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = session.execute(
-        select(MetadataRow.resource_id, MetadataRow.key, MetadataRow.value)
-        .where(MetadataRow.resource_type == str(resource_type), MetadataRow.resource_id.in_(id_list))
+        select(MetadataRow.key, MetadataRow.value, MetadataRow.created)
+        .where(MetadataRow.resource_type == str(resource_type), MetadataRow.resource_id == resource_id)
         .order_by(MetadataRow.id)
     )
-    for resource_id, key, value in rows:
-        out[resource_id][key] = value
-    return out
+    return [{"key": k, "value": v, "created": c} for k, v, c in rows]
 
 
 def _check_value(key: str, value: Any) -> None:

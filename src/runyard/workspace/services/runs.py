@@ -10,12 +10,10 @@ from sqlalchemy.orm import Session
 
 from runyard.exceptions import InvalidInput, NotFound
 from runyard.schemas.base import Page
-from runyard.schemas.metadata import ResourceType
 from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
 from runyard.schemas.status import RunStatus
 from runyard.workspace.db.models import PipelineRow, RunRow, RunTagRow, SnapshotRow
 from runyard.workspace.db.types import utcnow
-from runyard.workspace.services.metadata import metadata_for
 from runyard.workspace.services.pagination import apply_keyset, split_page
 from runyard.workspace.state import check_run_transition
 
@@ -42,6 +40,7 @@ def create_run(session: Session, *, run: RunCreate) -> RunRead:
         updated=now,
         started=now if run.status == RunStatus.RUNNING else None,
         heartbeat_at=now,
+        metadata_json={},
     )
     if not row.name:
         pipeline = session.get(PipelineRow, snapshot.pipeline_id)
@@ -49,7 +48,7 @@ def create_run(session: Session, *, run: RunCreate) -> RunRead:
     row.tag_rows = [RunTagRow(tag=t) for t in sorted(set(_check_tags(run.tags)))]
     session.add(row)
     session.flush()
-    return to_read(session, row, metadata={})
+    return to_read(session, row)
 
 
 def run_row(session: Session, run_id: uuid.UUID) -> RunRow:
@@ -93,9 +92,7 @@ def update_run(session: Session, *, run_id: uuid.UUID, update: RunUpdate) -> Run
 def list_runs(session: Session, *, filter: RunFilter) -> Page[RunRead]:
     stmt = select(RunRow)
     if filter.pipeline is not None:
-        stmt = stmt.join(PipelineRow, RunRow.pipeline_id == PipelineRow.id).where(
-            PipelineRow.name == filter.pipeline
-        )
+        stmt = stmt.join(PipelineRow, RunRow.pipeline_id == PipelineRow.id).where(PipelineRow.name == filter.pipeline)
     if filter.pipeline_id is not None:
         stmt = stmt.where(RunRow.pipeline_id == filter.pipeline_id)
     if filter.status is not None:
@@ -110,8 +107,7 @@ def list_runs(session: Session, *, filter: RunFilter) -> Page[RunRead]:
         stmt = stmt.where(RunRow.created < filter.created_before)
     stmt = apply_keyset(stmt, created_col=RunRow.created, id_col=RunRow.id, cursor=filter.cursor, limit=filter.limit)
     rows, cursor = split_page(list(session.scalars(stmt).unique()), filter.limit)
-    meta = metadata_for(session, ResourceType.RUN, [r.id for r in rows])
-    return Page[RunRead](items=[to_read(session, r, metadata=meta.get(r.id, {})) for r in rows], next_cursor=cursor)
+    return Page[RunRead](items=[to_read(session, r) for r in rows], next_cursor=cursor)
 
 
 def delete_run(session: Session, *, run_id: uuid.UUID) -> None:
@@ -135,9 +131,7 @@ def fail_silent_runs(session: Session, *, timeout: timedelta, now: datetime | No
     return [r.id for r in stale]
 
 
-def to_read(session: Session, row: RunRow, *, metadata: dict[str, object] | None = None) -> RunRead:
-    if metadata is None:
-        metadata = metadata_for(session, ResourceType.RUN, [row.id]).get(row.id, {})
+def to_read(session: Session, row: RunRow) -> RunRead:
     return RunRead(
         id=row.id,
         created=row.created,
@@ -150,7 +144,7 @@ def to_read(session: Session, row: RunRow, *, metadata: dict[str, object] | None
         status=RunStatus(row.status),
         parameters=row.parameters,
         tags=[t.tag for t in row.tag_rows],
-        metadata=metadata,
+        metadata=row.metadata_json or {},
         error=row.error,
         started=row.started,
         ended=row.ended,

@@ -44,9 +44,7 @@ def component_row(session: Session, *, type: str, name_or_id: str) -> ComponentR
     except ValueError:
         row = session.scalar(select(ComponentRow).where(ComponentRow.type == type, ComponentRow.name == name_or_id))
     if row is None:
-        raise NotFound(
-            f"No {type} named {name_or_id!r}.", hint="List components with `runyard stack component list`."
-        )
+        raise NotFound(f"No {type} named {name_or_id!r}.", hint="List components with `runyard stack component list`.")
     return row
 
 

@@ -1,4 +1,8 @@
-"""Step runs: creation (idempotent), status reports with their outputs, cache look-ups."""
+"""Step runs: creation (idempotent), status reports with their outputs, cache look-ups.
+
+These run once or twice per step of every pipeline, so they use Core statements (see ``db/tables.py``):
+a step's start is 4 statements, its final report 5 to 8, each read of step runs 2.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import Conflict, NotFound
-from runyard.schemas.artifacts import ArtifactVersionRead
+from runyard.schemas.artifacts import ArtifactVersionCreate, ArtifactVersionRead
 from runyard.schemas.base import Page
 from runyard.schemas.metadata import ResourceType
 from runyard.schemas.status import StepStatus
@@ -22,185 +26,218 @@ from runyard.schemas.steps import (
     StepRunRead,
     StepRunUpdate,
 )
-from runyard.workspace.db.models import ArtifactVersionRow, StepRunArtifactRow, StepRunRow
+from runyard.workspace.db import tables as t
 from runyard.workspace.db.types import utcnow
-from runyard.workspace.services import artifacts as artifact_service
-from runyard.workspace.services.metadata import metadata_for, put_metadata
-from runyard.workspace.services.pagination import apply_keyset, split_page
-from runyard.workspace.services.runs import run_row
+from runyard.workspace.services.artifacts import VERSION_COLUMNS, register_version, version_read
+from runyard.workspace.services.metadata import put_metadata
+from runyard.workspace.services.pagination import decode_cursor, encode_cursor
 from runyard.workspace.state import check_step_transition
+
+_STEP_COLUMNS = [c for c in t.step_runs.c if c.name != "pipeline_id"]
+_sr = t.step_runs.c
+
+# Statements built once: constructing and coercing them per call costs more than running them.
+_FIND_STEP = select(_sr.id).where(
+    or_(_sr.id == bindparam("sid"), and_(_sr.run_id == bindparam("rid"), _sr.invocation_id == bindparam("inv")))
+)
+_RUN_PIPELINE = select(t.runs.c.pipeline_id).where(t.runs.c.id == bindparam("rid"))
+_INSERT_STEP = insert(t.step_runs)
+_INSERT_EDGES = insert(t.edges)
+_LOCK_STEP = select(_sr.status, _sr.started).where(_sr.id == bindparam("sid")).with_for_update()
+_UPDATE_STEP = update(t.step_runs).where(_sr.id == bindparam("sid"))
+_OUTPUT_NAMES = select(t.edges.c.name).where(t.edges.c.step_run_id == bindparam("sid"), t.edges.c.kind == "output")
+_GET_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid"))
+_EDGES_OF = (
+    select(t.edges.c.step_run_id, t.edges.c.kind, t.edges.c.name, *VERSION_COLUMNS)
+    .join(t.artifact_versions, t.artifact_versions.c.id == t.edges.c.artifact_version_id)
+    .join(t.artifacts, t.artifacts.c.id == t.artifact_versions.c.artifact_id)
+    .where(t.edges.c.step_run_id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def create_step_run(session: Session, *, step: StepRunCreate) -> StepRunRead:
-    if step.id is not None:
-        existing = session.get(StepRunRow, step.id)
-        if existing is not None:
-            return to_reads(session, [existing])[0]
-    run = run_row(session, step.run_id)
-    clash = session.scalar(
-        select(StepRunRow.id).where(StepRunRow.run_id == step.run_id, StepRunRow.invocation_id == step.invocation_id)
-    )
-    if clash is not None:
+    step_id = step.id or uuid.uuid4()
+    # one query answers both "is this a retried request?" and "is the invocation taken?"
+    conn = session.connection()
+    found = conn.execute(_FIND_STEP, {"sid": step_id, "rid": step.run_id, "inv": step.invocation_id}).first()
+    if found is not None:
+        if found.id == step_id:
+            return get_step_run(session, step_run_id=step_id)
         raise Conflict(
-            f"Run {step.run_id} already has a step run for invocation {step.invocation_id!r} ({clash}).",
+            f"Run {step.run_id} already has a step run for invocation {step.invocation_id!r} ({found.id}).",
             hint="Update that step run instead of creating another.",
         )
+    pipeline_id = conn.execute(_RUN_PIPELINE, {"rid": step.run_id}).scalar()
+    if pipeline_id is None:
+        raise NotFound(f"No run with id {step.run_id}.", hint="Create the run before its steps.")
     now = utcnow()
-    row = StepRunRow(
-        id=step.id or uuid.uuid4(),
-        run_id=step.run_id,
-        pipeline_id=run.pipeline_id,
-        invocation_id=step.invocation_id,
-        step_name=step.step_name,
-        status=str(step.status),
-        parameters=step.parameters,
-        source_hash=step.source_hash,
-        cache_key=step.cache_key,
-        cache_parts=step.cache_parts,
-        original_step_run_id=step.original_step_run_id,
-        attempts=1,
-        created=now,
-        started=now if step.status != StepStatus.PENDING else None,
-        ended=now if step.status.is_finished else None,
+    conn.execute(
+        _INSERT_STEP,
+        dict(
+            id=step_id,
+            run_id=step.run_id,
+            pipeline_id=pipeline_id,
+            invocation_id=step.invocation_id,
+            step_name=step.step_name,
+            status=str(step.status),
+            parameters=step.parameters,
+            source_hash=step.source_hash,
+            cache_key=step.cache_key,
+            cache_parts=step.cache_parts,
+            original_step_run_id=step.original_step_run_id,
+            attempts=1,
+            metadata_json={},
+            created=now,
+            started=now if step.status != StepStatus.PENDING else None,
+            ended=now if step.status.is_finished else None,
+            error=None,
+            traceback=None,
+        ),
     )
-    session.add(row)
-    session.flush()  # the lineage edges below reference this row
-    for name, version_id in step.inputs.items():
-        session.add(StepRunArtifactRow(step_run_id=row.id, kind="input", name=name, artifact_version_id=version_id))
-    for link in step.outputs:
-        session.add(
-            StepRunArtifactRow(step_run_id=row.id, kind="output", name=link.name, artifact_version_id=link.artifact_version_id)
-        )
-    session.flush()
-    return to_reads(session, [row])[0]
-
-
-def step_run_row(session: Session, step_run_id: uuid.UUID) -> StepRunRow:
-    row = session.get(StepRunRow, step_run_id)
-    if row is None:
-        raise NotFound(f"No step run with id {step_run_id}.")
-    return row
+    links = [
+        {"step_run_id": step_id, "kind": "input", "name": name, "artifact_version_id": version_id}
+        for name, version_id in step.inputs.items()
+    ] + [
+        {"step_run_id": step_id, "kind": "output", "name": link.name, "artifact_version_id": link.artifact_version_id}
+        for link in step.outputs
+    ]
+    if links:
+        conn.execute(_INSERT_EDGES, links)
+    return get_step_run(session, step_run_id=step_id)
 
 
 def update_step_run(session: Session, *, step_run_id: uuid.UUID, update: StepRunUpdate) -> StepRunRead:
-    """One transaction for a step's final report: status, new output versions, metadata."""
-    row = step_run_row(session, step_run_id)
+    """One transaction for a step's report: status, new output versions, metadata."""
+    conn = session.connection()
+    current = conn.execute(_LOCK_STEP, {"sid": step_run_id}).first()
+    if current is None:
+        raise NotFound(f"No step run with id {step_run_id}.")
     now = utcnow()
+    values: dict[str, Any] = {}
     if update.status is not None:
-        current = StepStatus(row.status)
-        check_step_transition(current, update.status, step_run_id=step_run_id)
-        if update.status != current:
-            row.status = str(update.status)
-            if update.status == StepStatus.RUNNING and row.started is None:
-                row.started = now
+        status = StepStatus(current.status)
+        check_step_transition(status, update.status, step_run_id=step_run_id)
+        if update.status != status:
+            values["status"] = str(update.status)
+            if update.status == StepStatus.RUNNING and current.started is None:
+                values["started"] = now
             if update.status.is_finished:
-                row.ended = now
+                values["ended"] = now
     if update.error is not None:
-        row.error = update.error
+        values["error"] = update.error
     if update.traceback is not None:
-        row.traceback = update.traceback
+        values["traceback"] = update.traceback
     if update.attempts is not None:
-        row.attempts = update.attempts
-    have = set(session.scalars(
-        select(StepRunArtifactRow.name).where(StepRunArtifactRow.step_run_id == row.id, StepRunArtifactRow.kind == "output")
-    ))
-    for version in update.new_outputs:
-        if version.output_name in have:
-            continue  # a retried report: the output is already registered
-        version_row = artifact_service.register_version(session, version=version, producer_step_run_id=row.id)
-        session.flush()
-        session.add(
-            StepRunArtifactRow(step_run_id=row.id, kind="output", name=version.output_name, artifact_version_id=version_row.id)
-        )
+        values["attempts"] = update.attempts
+    if values:
+        conn.execute(_UPDATE_STEP, {"sid": step_run_id, **values})
+    if update.new_outputs:
+        _register_outputs(session, step_run_id, update.new_outputs)
     if update.metadata:
-        put_metadata(session, ResourceType.STEP_RUN, row.id, update.metadata)
-    session.flush()
-    return to_reads(session, [row])[0]
+        put_metadata(session, ResourceType.STEP_RUN, step_run_id, update.metadata)
+    return get_step_run(session, step_run_id=step_run_id)
+
+
+def _register_outputs(session: Session, step_run_id: uuid.UUID, versions: list[ArtifactVersionCreate]) -> None:
+    conn = session.connection()
+    have = set(conn.execute(_OUTPUT_NAMES, {"sid": step_run_id}).scalars())
+    for version in versions:
+        if version.output_name in have:
+            continue  # a retried report: this output is registered already
+        version_id = register_version(session, version=version, producer_step_run_id=step_run_id)
+        conn.execute(
+            _INSERT_EDGES,
+            {
+                "step_run_id": step_run_id,
+                "kind": "output",
+                "name": version.output_name,
+                "artifact_version_id": version_id,
+            },
+        )
 
 
 def get_step_run(session: Session, *, step_run_id: uuid.UUID) -> StepRunRead:
-    return to_reads(session, [step_run_row(session, step_run_id)])[0]
+    row = session.connection().execute(_GET_STEP, {"sid": step_run_id}).first()
+    if row is None:
+        raise NotFound(f"No step run with id {step_run_id}.")
+    return reads_from_rows(session, [row])[0]
 
 
 def list_step_runs(session: Session, *, filter: StepRunFilter) -> Page[StepRunRead]:
-    stmt = select(StepRunRow)
+    c = t.step_runs.c
+    stmt = select(*_STEP_COLUMNS)
     if filter.run_id is not None:
-        stmt = stmt.where(StepRunRow.run_id == filter.run_id)
+        stmt = stmt.where(c.run_id == filter.run_id)
     if filter.status is not None:
-        stmt = stmt.where(StepRunRow.status == str(filter.status))
+        stmt = stmt.where(c.status == str(filter.status))
     if filter.invocation_id is not None:
-        stmt = stmt.where(StepRunRow.invocation_id == filter.invocation_id)
-    stmt = apply_keyset(stmt, created_col=StepRunRow.created, id_col=StepRunRow.id, cursor=filter.cursor, limit=filter.limit)
-    rows, cursor = split_page(list(session.scalars(stmt)), filter.limit)
-    return Page[StepRunRead](items=to_reads(session, rows), next_cursor=cursor)
+        stmt = stmt.where(c.invocation_id == filter.invocation_id)
+    if filter.cursor:
+        created, row_id = decode_cursor(filter.cursor)
+        stmt = stmt.where(or_(c.created < created, and_(c.created == created, c.id < row_id)))
+    rows = list(session.execute(stmt.order_by(c.created.desc(), c.id.desc()).limit(filter.limit + 1)))
+    cursor = None
+    if len(rows) > filter.limit:
+        rows = rows[: filter.limit]
+        cursor = encode_cursor(rows[-1].created, rows[-1].id)
+    return Page[StepRunRead](items=reads_from_rows(session, rows), next_cursor=cursor)
 
 
 def lookup_cache(session: Session, *, lookup: CacheLookup) -> CacheLookupResult:
     """A hit is the newest step run that really executed with this key; a miss returns the last key's parts."""
-    hit = session.scalar(
-        select(StepRunRow)
-        .where(StepRunRow.cache_key == lookup.cache_key, StepRunRow.status == str(StepStatus.COMPLETED))
-        .order_by(StepRunRow.created.desc())
+    c = t.step_runs.c
+    hit = session.execute(
+        select(*_STEP_COLUMNS)
+        .where(c.cache_key == lookup.cache_key, c.status == str(StepStatus.COMPLETED))
+        .order_by(c.created.desc())
         .limit(1)
-    )
+    ).first()
     if hit is not None:
-        return CacheLookupResult(hit=to_reads(session, [hit])[0])
+        return CacheLookupResult(hit=reads_from_rows(session, [hit])[0])
     previous = session.scalar(
-        select(StepRunRow.cache_parts)
-        .where(
-            StepRunRow.pipeline_id == lookup.pipeline_id,
-            StepRunRow.invocation_id == lookup.invocation_id,
-            StepRunRow.cache_key.is_not(None),
-        )
-        .order_by(StepRunRow.created.desc())
+        select(c.cache_parts)
+        .where(c.pipeline_id == lookup.pipeline_id, c.invocation_id == lookup.invocation_id, c.cache_key.is_not(None))
+        .order_by(c.created.desc())
         .limit(1)
     )
     return CacheLookupResult(previous_parts=previous)
 
 
-def to_reads(session: Session, rows: list[StepRunRow]) -> list[StepRunRead]:
-    """Builds many step runs with a fixed number of queries (no N+1): edges, then metadata."""
+def reads_from_rows(session: Session, rows: list[Any]) -> list[StepRunRead]:
+    """Builds step runs with one more query for all their artifacts, however many steps (no N+1)."""
     if not rows:
         return []
     ids = [r.id for r in rows]
-    edges = session.scalars(select(StepRunArtifactRow).where(StepRunArtifactRow.step_run_id.in_(ids))).all()
-    versions: dict[uuid.UUID, ArtifactVersionRow] = {e.artifact_version_id: e.artifact_version for e in edges}
-    version_meta = metadata_for(session, ResourceType.ARTIFACT_VERSION, versions)
-    version_reads = {
-        vid: artifact_service.to_read(session, v, logged=version_meta.get(vid, {})) for vid, v in versions.items()
-    }
+    edge_rows = session.connection().execute(_EDGES_OF, {"ids": ids})
+    cache: dict[uuid.UUID, ArtifactVersionRead] = {}
     ins: dict[uuid.UUID, dict[str, ArtifactVersionRead]] = defaultdict(dict)
     outs: dict[uuid.UUID, dict[str, ArtifactVersionRead]] = defaultdict(dict)
-    for e in edges:
-        (ins if e.kind == "input" else outs)[e.step_run_id][e.name] = version_reads[e.artifact_version_id]
-    step_meta = metadata_for(session, ResourceType.STEP_RUN, ids)
-    return [_to_read(r, ins[r.id], outs[r.id], step_meta.get(r.id, {})) for r in rows]
-
-
-def _to_read(
-    row: StepRunRow,
-    inputs: dict[str, ArtifactVersionRead],
-    outputs: dict[str, ArtifactVersionRead],
-    metadata: dict[str, Any],
-) -> StepRunRead:
-    return StepRunRead(
-        id=row.id,
-        created=row.created,
-        run_id=row.run_id,
-        invocation_id=row.invocation_id,
-        step_name=row.step_name,
-        status=StepStatus(row.status),
-        parameters=row.parameters,
-        source_hash=row.source_hash,
-        cache_key=row.cache_key,
-        cache_parts=row.cache_parts,
-        original_step_run_id=row.original_step_run_id,
-        error=row.error,
-        traceback=row.traceback,
-        attempts=row.attempts,
-        started=row.started,
-        ended=row.ended,
-        inputs=inputs,
-        outputs=outputs,
-        metadata=metadata,
-    )
+    for e in edge_rows:
+        read = cache.get(e.id)
+        if read is None:
+            read = cache[e.id] = version_read(e)
+        (ins if e.kind == "input" else outs)[e.step_run_id][e.name] = read
+    return [
+        StepRunRead(
+            id=r.id,
+            created=r.created,
+            run_id=r.run_id,
+            invocation_id=r.invocation_id,
+            step_name=r.step_name,
+            status=StepStatus(r.status),
+            parameters=r.parameters,
+            source_hash=r.source_hash,
+            cache_key=r.cache_key,
+            cache_parts=r.cache_parts,
+            original_step_run_id=r.original_step_run_id,
+            error=r.error,
+            traceback=r.traceback,
+            attempts=r.attempts,
+            started=r.started,
+            ended=r.ended,
+            inputs=ins[r.id],
+            outputs=outs[r.id],
+            metadata=r.metadata_json or {},
+        )
+        for r in rows
+    ]

@@ -2,14 +2,13 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-27 12:20:25.801733
+Create Date: 2026-11-27 12:30:15.951885
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0001_initial"
 down_revision = None
@@ -113,6 +112,7 @@ def upgrade() -> None:
         sa.Column("started", sa.DateTime(), nullable=True),
         sa.Column("ended", sa.DateTime(), nullable=True),
         sa.Column("heartbeat_at", sa.DateTime(), nullable=True),
+        sa.Column("metadata_json", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["pipeline_id"], ["pipelines.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["snapshot_id"], ["snapshots.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["stack_id"], ["stacks.id"], ondelete="SET NULL"),
@@ -152,6 +152,7 @@ def upgrade() -> None:
         sa.Column("created", sa.DateTime(), nullable=False),
         sa.Column("started", sa.DateTime(), nullable=True),
         sa.Column("ended", sa.DateTime(), nullable=True),
+        sa.Column("metadata_json", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["pipeline_id"], ["pipelines.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -175,7 +176,7 @@ def upgrade() -> None:
         sa.Column("data_type", sa.String(length=500), nullable=False),
         sa.Column("artifact_store_id", sa.Uuid(), nullable=True),
         sa.Column("producer_step_run_id", sa.Uuid(), nullable=True),
-        sa.Column("extracted_metadata", sa.JSON(), nullable=False),
+        sa.Column("metadata_json", sa.JSON(), nullable=False),
         sa.Column("created", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["artifact_id"], ["artifacts.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["producer_step_run_id"], ["step_runs.id"], ondelete="SET NULL"),
