@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
+from runyard.cli.logs import logs as logs_command
 from runyard.cli.output import (
     OutputFormat,
     OutputOption,
@@ -12,11 +14,13 @@ from runyard.cli.output import (
     friendly_errors,
     print_json,
     print_table,
+    status_cell,
     styled_status,
     when,
 )
 
 app = typer.Typer(no_args_is_help=True)
+app.command("logs")(logs_command)
 
 
 @app.command("list")
@@ -37,7 +41,7 @@ def list_runs(
             print_json({"items": [r.to_dict() for r in page], "next_cursor": page.next_cursor})
             return
         rows = [
-            (r.id, r.name, r.pipeline_name, styled_status(r.status), when(r.created), _duration(r), ", ".join(r.tags))
+            (r.id, r.name, r.pipeline_name, status_cell(r.status), when(r.created), _duration(r), ", ".join(r.tags))
             for r in page
         ]
         print_table("Runs", ["ID", "Name", "Pipeline", "Status", "Created", "Duration", "Tags"], rows,
@@ -60,21 +64,22 @@ def show(
         if output == OutputFormat.json:
             print_json({**run.to_dict(), "steps": {k: v.to_dict() for k, v in steps.items()}})
             return
-        console.print(f"[bold]{run.name}[/bold]  {styled_status(run.status)}  pipeline [cyan]{run.pipeline_name}[/cyan]")
+        console.print(f"[bold]{escape(run.name)}[/bold]  {styled_status(run.status)}  "
+                      f"pipeline [cyan]{escape(run.pipeline_name)}[/cyan]")
         console.print(f"id {run.id}  created {when(run.created)}  duration {_duration(run)}")
         if run.parameters:
-            console.print(f"parameters: {run.parameters}")
+            console.print(f"parameters: {escape(str(run.parameters))}")
         if run.error:
-            console.print(f"[red]error:[/red] {run.error}")
+            console.print(f"[red]error:[/red] {escape(run.error)}")
         rows = []
         for inv, st in steps.items():
             outs = ", ".join(f"{n}=v{v.version}" for n, v in st.outputs.items())
             dur = f"{st.duration:.2f}s" if st.duration is not None else ""
-            rows.append((inv, styled_status(st.status), dur, outs, st.cache_explanation or ""))
+            rows.append((inv, status_cell(st.status), dur, outs, st.cache_explanation or ""))
         print_table("Steps", ["Step", "Status", "Duration", "Outputs", "Cache"], rows)
         for inv, st in steps.items():
             if st.data.traceback:
-                console.print(f"\n[red]Step {inv} failed:[/red] {st.data.error}")
+                console.print(f"\n[red]Step {escape(inv)} failed:[/red] {escape(st.data.error or '')}")
                 console.print(st.data.traceback, markup=False, highlight=False)
 
 
@@ -92,7 +97,7 @@ def delete(
         if not yes:
             typer.confirm(f"Delete run {run.name}?", abort=True)
         client.delete_run(run.id)
-        console.print(f"Deleted run {run.name}.")
+        console.print(f"Deleted run {escape(run.name)}.")
 
 
 def _duration(run: object) -> str:

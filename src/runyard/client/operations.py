@@ -34,6 +34,7 @@ def _op(id: str, method: str, path: str, service: str, *, response: Any = None, 
 def _build() -> dict[str, Operation]:
     from runyard import schemas as s
     from runyard.schemas.base import Page
+    from runyard.schemas.logs import LogPage
 
     svc = "runyard.workspace.services."
     ops = [
@@ -66,6 +67,7 @@ def _build() -> dict[str, Operation]:
             response=Page[s.ArtifactVersionRead], query="filter"),
         _op("artifact_versions-lineage", "GET", "/artifact-versions/{version_id}/lineage",
             svc + "artifacts:get_lineage", response=s.LineageRead),
+        _op("logs-read", "GET", "/runs/{run_id}/logs", svc + "logs:read_logs", response=LogPage, query="query"),
         _op("metadata-create", "POST", "/metadata", svc + "metadata:add_metadata", body="metadata"),
         _op("stacks-create", "POST", "/stacks", svc + "stacks:create_stack", response=s.StackRead, body="stack"),
         _op("stacks-get", "GET", "/stacks/{name_or_id}", svc + "stacks:get_stack", response=s.StackRead),

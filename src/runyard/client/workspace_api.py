@@ -9,6 +9,7 @@ from runyard import schemas as s
 from runyard.client.operations import operation
 from runyard.client.transport import Transport
 from runyard.schemas.base import Page, PageRequest
+from runyard.schemas.logs import LogPage, LogQuery
 
 
 class WorkspaceAPI:
@@ -81,6 +82,9 @@ class WorkspaceAPI:
 
     def get_lineage(self, version_id: uuid.UUID) -> s.LineageRead:
         return self._call("artifact_versions-lineage", version_id=version_id)  # type: ignore[no-any-return]
+
+    def read_logs(self, run_id: uuid.UUID, query: LogQuery) -> LogPage:
+        return self._call("logs-read", run_id=run_id, query=query)  # type: ignore[no-any-return]
 
     def add_metadata(self, metadata: s.MetadataCreate) -> None:
         self._call("metadata-create", metadata=metadata)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -11,10 +13,12 @@ from runyard import schemas as s
 from runyard.client.connection import workspace_api
 from runyard.execution.heartbeat import Heartbeat
 from runyard.orchestrators.base import RunJob
-from runyard.stack.resolve import artifact_store_from, orchestrator_from
+from runyard.settings import get_settings
+from runyard.stack.resolve import artifact_store_from, log_backend_for, orchestrator_from
 
 if TYPE_CHECKING:
     from runyard.client.models import Run
+    from runyard.logs.backends.base import LogBackend
     from runyard.sdk.pipeline import CompiledPipeline
 
 
@@ -41,10 +45,11 @@ def launch(compiled: CompiledPipeline) -> Run:
     )
     store = artifact_store_from(stack.components["artifact_store"])
     orchestrator = orchestrator_from(stack.components["orchestrator"], config.orchestrator)
+    logs = log_backend_for(stack, store) if get_settings().capture_logs else None
     job = RunJob(api=api, run=run, spec=spec, steps=compiled.steps, store=store,
-                 continue_on_failure=bool(config.continue_on_failure))
+                 continue_on_failure=bool(config.continue_on_failure), logs=logs)
     try:
-        with Heartbeat(api, run.id):
+        with Heartbeat(api, run.id), _run_capture(logs, run.id):
             dag = orchestrator.execute(job)
     except KeyboardInterrupt:
         api.update_run(run.id, s.RunUpdate(status=s.RunStatus.CANCELLED, error="Interrupted (Ctrl-C)."))
@@ -60,6 +65,16 @@ def launch(compiled: CompiledPipeline) -> Run:
         _report_failure(result, failed)
         return result
     return Run(api.update_run(run.id, s.RunUpdate(status=s.RunStatus.COMPLETED)), api)
+
+
+def _run_capture(logs: LogBackend | None, run_id: uuid.UUID) -> AbstractContextManager[object]:
+    """Orchestrator and runner output outside any step goes to the run's own log."""
+    if logs is None:
+        return contextlib.nullcontext()
+    from runyard.logs.backends.base import RUN_KEY
+    from runyard.logs.capture import LogCapture
+
+    return LogCapture(logs.open_writer(run_id, RUN_KEY))
 
 
 def _run_name(template: str | None) -> str | None:

@@ -6,9 +6,11 @@ hooks) -> save outputs through materializers -> report everything to the workspa
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,7 @@ from runyard.sdk.context import StepContext, reset_step_context, set_step_contex
 if TYPE_CHECKING:
     from runyard.artifacts.stores.base import ArtifactStore
     from runyard.client.workspace_api import WorkspaceAPI
+    from runyard.logs.backends.base import LogBackend
     from runyard.schemas import RunRead
     from runyard.sdk.spec import StepSpec
     from runyard.sdk.step import Step
@@ -47,9 +50,10 @@ class StepJob:
 
 
 class StepRunner:
-    def __init__(self, api: WorkspaceAPI, store: ArtifactStore) -> None:
+    def __init__(self, api: WorkspaceAPI, store: ArtifactStore, *, logs: LogBackend | None = None) -> None:
         self.api = api
         self.store = store
+        self.logs = logs
 
     def run(self, job: StepJob, step: Step[Any, Any]) -> StepRunRead:
         spec = job.spec
@@ -128,36 +132,43 @@ class StepRunner:
             invocation_id=spec.invocation_id, step_run_id=step_run.id,
         )
         token = set_step_context(ctx)
-        attempt = 0
+        capture = _capture(self.logs, job.run.id, str(step_run.id))
         try:
-            while True:
-                attempt += 1
-                ctx.attempt = attempt
-                try:
-                    kwargs = dict(params)
-                    annotations = step.signature.input_annotations
-                    for name, version in inputs.items():
-                        kwargs[name] = load_artifact(version, data_type=_plain(annotations.get(name)), api=self.api,
-                                                     store=self.store)
-                    result = step.func(**kwargs)
-                    outputs = self._save_outputs(job, step, result, ctx)
-                    break
-                except Exception as exc:
-                    if attempt > spec.retry.max_retries or isinstance(exc, ArtifactError) and _is_ours(exc):
-                        return self._fail(step, step_run, exc, attempt, ctx)
-                    wait = spec.retry.wait_before(attempt)
-                    print(f"[runyard] step {spec.invocation_id!r} failed ({short_error(exc)}); retry {attempt} of "
-                          f"{spec.retry.max_retries} in {wait:.1f}s", file=sys.stderr)
-                    if wait > 0:
-                        time.sleep(wait)
-            _call_hook(step.options.on_success, None)
-            return self.api.update_step_run(
-                step_run.id,
-                StepRunUpdate(status=StepStatus.COMPLETED, attempts=attempt, new_outputs=outputs,
-                              metadata=ctx.pending_step_metadata),
-            )
+            with capture:
+                return self._attempts(job, step, step_run, inputs, params, ctx)
         finally:
             reset_step_context(token)
+
+    def _attempts(self, job: StepJob, step: Step[Any, Any], step_run: StepRunRead,
+                  inputs: dict[str, ArtifactVersionRead], params: dict[str, Any], ctx: StepContext) -> StepRunRead:
+        spec = job.spec
+        attempt = 0
+        while True:
+            attempt += 1
+            ctx.attempt = attempt
+            try:
+                kwargs = dict(params)
+                annotations = step.signature.input_annotations
+                for name, version in inputs.items():
+                    kwargs[name] = load_artifact(version, data_type=_plain(annotations.get(name)), api=self.api,
+                                                 store=self.store)
+                result = step.func(**kwargs)
+                outputs = self._save_outputs(job, step, result, ctx)
+                break
+            except Exception as exc:
+                if attempt > spec.retry.max_retries or isinstance(exc, ArtifactError) and _is_ours(exc):
+                    return self._fail(step, step_run, exc, attempt, ctx)
+                wait = spec.retry.wait_before(attempt)
+                print(f"[runyard] step {spec.invocation_id!r} failed ({short_error(exc)}); retry {attempt} of "
+                      f"{spec.retry.max_retries} in {wait:.1f}s", file=sys.stderr)
+                if wait > 0:
+                    time.sleep(wait)
+        _call_hook(step.options.on_success, None)
+        return self.api.update_step_run(
+            step_run.id,
+            StepRunUpdate(status=StepStatus.COMPLETED, attempts=attempt, new_outputs=outputs,
+                          metadata=ctx.pending_step_metadata),
+        )
 
     def _save_outputs(self, job: StepJob, step: Step[Any, Any], result: Any, ctx: StepContext) -> list[Any]:
         spec = job.spec
@@ -223,6 +234,14 @@ def _artifact_name(job: StepJob, output: str, annotation: Any) -> str:
 
 def _plain(annotation: Any) -> type | None:
     return annotation if isinstance(annotation, type) else None
+
+
+def _capture(logs: LogBackend | None, run_id: uuid.UUID, key: str) -> AbstractContextManager[Any]:
+    if logs is None:
+        return contextlib.nullcontext()
+    from runyard.logs.capture import LogCapture
+
+    return LogCapture(logs.open_writer(run_id, key))
 
 
 def _call_hook(hook: Any, exc: BaseException | None) -> None:

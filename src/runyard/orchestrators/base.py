@@ -18,6 +18,7 @@ from runyard.schemas import ArtifactVersionRead, StepRunCreate, StepRunRead, Ste
 if TYPE_CHECKING:
     from runyard.artifacts.stores.base import ArtifactStore
     from runyard.client.workspace_api import WorkspaceAPI
+    from runyard.logs.backends.base import LogBackend
     from runyard.schemas import RunRead
     from runyard.sdk.spec import PipelineSpec
     from runyard.sdk.step import Step
@@ -31,6 +32,8 @@ class RunJob:
     steps: dict[str, Step[Any, Any]]
     store: ArtifactStore
     continue_on_failure: bool = False
+    #: Where step logs go; None runs steps without capturing their output.
+    logs: LogBackend | None = None
 
 
 class Orchestrator(abc.ABC):

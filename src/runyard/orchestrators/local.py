@@ -15,7 +15,7 @@ class LocalOrchestrator(Orchestrator):
 
     def execute(self, job: RunJob) -> DagState:
         dag = DagState(job.spec, continue_on_failure=job.continue_on_failure)
-        runner = StepRunner(job.api, job.store)
+        runner = StepRunner(job.api, job.store, logs=job.logs)
         upstream: dict[str, dict[str, ArtifactVersionRead]] = {}
         pipeline_name = job.spec.name
         while ready := dag.ready(set()):

@@ -15,6 +15,7 @@ from runyard.exceptions import ConfigurationError
 GROUPS = {
     "orchestrator": "runyard.orchestrators",
     "artifact_store": "runyard.artifact_stores",
+    "log_backend": "runyard.log_backends",
 }
 
 BUILTIN: dict[str, dict[str, str]] = {
@@ -24,6 +25,9 @@ BUILTIN: dict[str, dict[str, str]] = {
     },
     "artifact_store": {
         "local": "runyard.artifacts.stores.local:LocalArtifactStore",
+    },
+    "log_backend": {
+        "artifact_store": "runyard.logs.backends.artifact_store:ArtifactStoreLogBackend",
     },
 }
 

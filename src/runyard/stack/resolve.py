@@ -10,8 +10,9 @@ from runyard.stack.flavors import load_flavor
 
 if TYPE_CHECKING:
     from runyard.artifacts.stores.base import ArtifactStore
+    from runyard.logs.backends.base import LogBackend
     from runyard.orchestrators.base import Orchestrator
-    from runyard.schemas import ComponentRead
+    from runyard.schemas import ComponentRead, StackRead
 
 
 def artifact_store_from(component: ComponentRead) -> ArtifactStore:
@@ -28,6 +29,17 @@ def _store(component_id: uuid.UUID, flavor: str, config: tuple[tuple[str, Any], 
         conf["path"] = str(get_settings().artifacts_path)
     root = conf.pop("path", None) or conf.pop("root", None)
     return cls(root, component_id=component_id, **conf)  # type: ignore[no-any-return]
+
+
+def log_backend_for(stack: StackRead, store: ArtifactStore) -> LogBackend:
+    """The stack's log backend; without one, logs go to the stack's artifact store."""
+    component = stack.components.get("log_backend")
+    if component is None or component.flavor == "artifact_store":
+        from runyard.logs.backends.artifact_store import ArtifactStoreLogBackend
+
+        return ArtifactStoreLogBackend(store)
+    cls = load_flavor("log_backend", component.flavor)
+    return cls(store=store, **component.config)  # type: ignore[no-any-return]
 
 
 def orchestrator_from(component: ComponentRead, overrides: dict[str, Any] | None = None) -> Orchestrator:

@@ -1,0 +1,1 @@
+"""Step and run logs: capture (capture.py), the record format (records.py), backends (backends/)."""
