@@ -33,7 +33,20 @@ class Settings(BaseSettings):
     )
     http_timeout_s: float = Field(default=30.0, description="Timeout of one HTTP request to the server.")
     http_retries: int = Field(default=5, description="Retries on connection errors and 5xx, with backoff.")
+    capture_logs: bool = Field(
+        default=True, description="Capture what steps print and log into the stack's log backend."
+    )
     log_level: str = Field(default="INFO", description="Level of Runyard's own console messages.")
+    server_heartbeat_timeout_s: float = Field(
+        default=300.0,
+        description="The Workspace Server marks failed a running run whose runner sent no heartbeat for this long.",
+    )
+    server_reaper_interval_s: float = Field(
+        default=30.0, description="How often the Workspace Server looks for runs whose runner went silent."
+    )
+    server_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, description="Largest request body the Workspace Server accepts (413 above)."
+    )
 
     @property
     def home_path(self) -> Path:

@@ -25,7 +25,7 @@ def _run_in_worker(step_job: StepJob) -> StepRunRead:
     from runyard.client.workspace_api import WorkspaceAPI
 
     api = WorkspaceAPI(job.api.transport.for_new_process())
-    return StepRunner(api, job.store).run(step_job, job.steps[step_job.spec.invocation_id])
+    return StepRunner(api, job.store, logs=job.logs).run(step_job, job.steps[step_job.spec.invocation_id])
 
 
 class LocalParallelOrchestrator(Orchestrator):
@@ -79,13 +79,16 @@ class LocalParallelOrchestrator(Orchestrator):
 
             page = job.api.list_step_runs(StepRunFilter(run_id=job.run.id, invocation_id=inv))
             message = f"The worker process running this step died: {type(exc).__name__}: {exc}"
-            if page.items and not page.items[0].status.is_finished:
+            if page.items:
+                if page.items[0].status.is_finished:  # it reported before the worker went away
+                    return page.items[0]
                 return job.api.update_step_run(
                     page.items[0].id, StepRunUpdate(status=StepStatus.FAILED, error=message)
                 )
             from runyard.orchestrators.base import StepRunCreate
 
-            return job.api.create_step_run(
+            created = job.api.create_step_run(
                 StepRunCreate(run_id=job.run.id, invocation_id=inv, step_name=job.spec.step(inv).step_name,
                               status=StepStatus.FAILED)
             )
+            return job.api.update_step_run(created.id, StepRunUpdate(error=message))
