@@ -80,6 +80,9 @@ def _truncate_all(url: str) -> None:
     with db.session(write=True) as session:
         names = ", ".join(t.name for t in Base.metadata.sorted_tables)
         session.execute(text(f"TRUNCATE {names} CASCADE"))
+    from runyard.workspace.db.migrate import seed
+
+    seed(db)  # a fresh workspace has the default stack
 
 
 @pytest.fixture

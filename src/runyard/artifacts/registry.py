@@ -30,14 +30,18 @@ class _Entry:
 _BUILTINS: tuple[_Entry, ...] = (
     _Entry("runyard.json", "runyard.artifacts.builtin.json_materializer:JSONMaterializer",
            ("builtins.int", "builtins.float", "builtins.str", "builtins.bool", "builtins.NoneType",
-            "builtins.list", "builtins.dict", "builtins.tuple", "builtins.set", "builtins.frozenset"), 0),
+            "builtins.list", "builtins.dict", "builtins.tuple", "builtins.set", "builtins.frozenset",
+            # numpy numbers (np.int64 is no int subclass) stay JSON, tagged with their dtype
+            "numpy.bool", "numpy.bool_", "numpy.integer", "numpy.floating"), 0),
     _Entry("runyard.bytes", "runyard.artifacts.builtin.bytes_materializer:BytesMaterializer",
            ("builtins.bytes", "builtins.bytearray"), 0),
-    _Entry("runyard.path", "runyard.artifacts.builtin.path_materializer:PathMaterializer", ("pathlib.Path",), 0),
+    _Entry("runyard.path", "runyard.artifacts.builtin.path_materializer:PathMaterializer",
+           ("pathlib.Path",), 0),
     _Entry("runyard.numpy", "runyard.artifacts.builtin.numpy_materializer:NumpyMaterializer",
-           ("numpy.ndarray",), 0),
+           ("numpy.ndarray", "numpy.generic"), 0),
     _Entry("runyard.pandas", "runyard.artifacts.builtin.pandas_materializer:PandasMaterializer",
-           ("pandas.core.frame.DataFrame", "pandas.core.series.Series"), 0),
+           # pandas 3 reports its classes as pandas.DataFrame; pandas 2 by their defining module
+           ("pandas.DataFrame", "pandas.Series", "pandas.core.frame.DataFrame", "pandas.core.series.Series"), 0),
     _Entry("runyard.arrow", "runyard.artifacts.builtin.arrow_materializer:ArrowMaterializer",
            ("pyarrow.lib.Table",), 0),
     _Entry("runyard.pydantic", "runyard.artifacts.builtin.pydantic_materializer:PydanticMaterializer",
@@ -48,8 +52,10 @@ _BUILTINS: tuple[_Entry, ...] = (
 
 #: Last resort for any other type; warns, and records versions so a mismatched load fails clearly.
 FALLBACK_NAME = "runyard.cloudpickle"
-_FALLBACK = _Entry(FALLBACK_NAME, "runyard.artifacts.builtin.cloudpickle_materializer:CloudpickleMaterializer", ())
-_DATACLASS = _Entry("runyard.dataclass", "runyard.artifacts.builtin.dataclass_materializer:DataclassMaterializer", ())
+_FALLBACK = _Entry(FALLBACK_NAME,
+                   "runyard.artifacts.builtin.cloudpickle_materializer:CloudpickleMaterializer", ())
+_DATACLASS = _Entry("runyard.dataclass",
+                    "runyard.artifacts.builtin.dataclass_materializer:DataclassMaterializer", ())
 
 _lock = threading.Lock()
 _entries: dict[str, _Entry] | None = None
@@ -60,7 +66,8 @@ def register_materializer(cls: M) -> M:
     """Class decorator: makes a user materializer available by its ``name`` and ``type_names``."""
     entries = _all_entries()
     with _lock:
-        entries[cls.name] = _Entry(cls.name, f"{cls.__module__}:{cls.__qualname__}", tuple(cls.type_names), cls.priority)
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        entries[cls.name] = _Entry(cls.name, target, tuple(cls.type_names), cls.priority)
         _classes[cls.name] = cls
     return cls
 
@@ -104,38 +111,64 @@ def materializer_class(name: str) -> type[Materializer]:
             hint="Install the package that provides it, or register it with @register_materializer.",
         )
     module, attr = entry.target.split(":")
-    cls = getattr(importlib.import_module(module), attr)
-    _classes[name] = cls
-    return cls  # type: ignore[no-any-return]
+    found: type[Materializer] = getattr(importlib.import_module(module), attr)
+    _classes[name] = found
+    return found
 
 
 def type_name(tp: type) -> str:
     return f"{tp.__module__}.{tp.__qualname__}"
 
 
-def materializer_for(data_type: Any, value: Any = None) -> type[Materializer]:
-    """The materializer for an annotation (or, for ``Any``/missing annotations, for the value's type)."""
-    tp = _concrete_type(data_type)
-    if tp is None or tp is object:
-        tp = type(value)
-    names = [type_name(k) for k in getattr(tp, "__mro__", (tp,))]
-    best: tuple[int, int, _Entry] | None = None
-    for entry in _all_entries().values():
-        for depth, name in enumerate(names):
-            if name in entry.type_names:
-                rank = (-depth, entry.priority)
-                if best is None or rank > best[:2]:
-                    best = (rank[0], rank[1], entry)
-                break
-    if best is not None:
-        cls = materializer_class(best[2].name)
-        if value is None or cls.handles_value(value):
-            return cls
+#: Default of ``materializer_for(value=...)``: "no value given", as opposed to a value that is None.
+_NO_VALUE: Any = object()
+
+
+def materializer_for(data_type: Any, value: Any = _NO_VALUE) -> type[Materializer]:
+    """The materializer for an annotation and, when given, the value about to be saved.
+
+    The annotation is tried first (``Annotated`` and generics are unwrapped; a plugin may register an
+    abstract base the value's class does not name), then the value's own type, which decides for ``Any``,
+    unions such as ``int | None`` and annotations that do not match. A materializer must also accept the
+    exact value (``handles_value``), else the next-best one is tried; dataclasses without a better match
+    use the dataclass materializer, and anything left goes to the cloudpickle fallback.
+    """
+    has_value = value is not _NO_VALUE
+    candidates: list[Any] = []
+    annotated = _concrete_type(data_type)
+    if annotated is not None and annotated is not object:
+        candidates.append(annotated)
+    if has_value and type(value) not in candidates:
+        candidates.append(type(value))
+    for tp in candidates:
+        for entry in _ranked_entries(tp):
+            cls = materializer_class(entry.name)
+            if not has_value or cls.handles_value(value):
+                return cls
     import dataclasses
 
-    if dataclasses.is_dataclass(tp):
-        return materializer_class(_DATACLASS.name)
+    for tp in candidates:
+        if dataclasses.is_dataclass(tp):
+            cls = materializer_class(_DATACLASS.name)
+            if not has_value or cls.handles_value(value):
+                return cls
     return materializer_class(FALLBACK_NAME)
+
+
+def _ranked_entries(tp: Any) -> list[_Entry]:
+    """Entries naming a class in ``tp``'s MRO, closest class first, then higher priority.
+
+    A value the best entry refuses (``handles_value``) goes to the next one: ``np.str_`` is a ``str``
+    that JSON cannot tag, but numpy can store it.
+    """
+    names = [type_name(k) for k in getattr(tp, "__mro__", (tp,))]
+    ranked: list[tuple[int, int, str, _Entry]] = []
+    for entry in _all_entries().values():
+        depth = next((i for i, name in enumerate(names) if name in entry.type_names), None)
+        if depth is not None:
+            ranked.append((depth, -entry.priority, entry.name, entry))
+    ranked.sort(key=lambda item: item[:3])
+    return [item[3] for item in ranked]
 
 
 def _concrete_type(annotation: Any) -> type | None:

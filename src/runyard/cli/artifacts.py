@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from runyard.cli.output import (
     OutputFormat,
@@ -55,16 +56,18 @@ def show(
         if output == OutputFormat.json:
             print_json({**av.to_dict(), "lineage": dump(lineage)})
             return
-        console.print(f"[bold]{av.name}[/bold] version {av.version}  ({av.data_type})")
-        console.print(f"id {av.id}\nuri {av.uri}\nsha256 {av.content_hash}\nsize {_size(av.size)}  "
+        console.print(f"[bold]{escape(av.name)}[/bold] version {av.version}  ({escape(av.data_type)})")
+        console.print(f"id {av.id}\nuri {escape(av.uri)}\nsha256 {av.content_hash}\nsize {_size(av.size)}  "
                       f"materializer {av.materializer}  created {when(av.created)}")
         if av.metadata:
             print_table("Metadata", ["Key", "Value"], [(k, _short(v)) for k, v in av.metadata.items()])
         if lineage.producer:
             p = lineage.producer
-            console.print(f"produced by step [cyan]{p.invocation_id}[/cyan] (output {p.name}) of run {p.run_id}")
+            console.print(f"produced by step [cyan]{escape(p.invocation_id)}[/cyan] (output {escape(p.name)}) "
+                          f"of run {p.run_id}")
         for c in lineage.consumers:
-            console.print(f"consumed by step [cyan]{c.invocation_id}[/cyan] (input {c.name}) of run {c.run_id}")
+            console.print(f"consumed by step [cyan]{escape(c.invocation_id)}[/cyan] (input {escape(c.name)}) "
+                          f"of run {c.run_id}")
 
 
 def _size(n: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from runyard.cli import artifacts, pipelines, runs, stacks, workspace
+from runyard.cli import artifacts, pipelines, runs, server, stacks, workspace
 
 app = typer.Typer(
     name="runyard",
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 
 workspace.register(app)
+server.register(app)
 app.add_typer(runs.app, name="run", help="List, inspect and manage pipeline runs.")
 app.add_typer(pipelines.app, name="pipeline", help="List pipelines and their runs.")
 app.add_typer(artifacts.app, name="artifact", help="List and inspect artifacts, their versions and lineage.")

@@ -11,7 +11,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -44,8 +46,8 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     table = Table(title=title, title_justify="left", header_style="bold")
     for c in columns:
         table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*["" if v is None else str(v) for v in r])
+    for r in rows:  # plain values are shown verbatim (user text may hold "[...]"); Text cells keep their style
+        table.add_row(*[v if isinstance(v, Text) else escape("" if v is None else str(v)) for v in r])
     console.print(table)
 
 
@@ -60,6 +62,11 @@ def styled_status(status: str) -> str:
     return f"[{STATUS_STYLE.get(str(status), 'white')}]{status}[/]"
 
 
+def status_cell(status: str) -> Text:
+    """A coloured status for a table cell."""
+    return Text(str(status), style=STATUS_STYLE.get(str(status), "white"))
+
+
 @contextmanager
 def friendly_errors() -> Iterator[None]:
     """Runyard errors become one red line naming the fix, exit code 1; never our traceback."""
@@ -68,12 +75,13 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except RunyardError as exc:
-        err_console.print(f"[red]Error:[/red] {exc.message}")
+        # soft_wrap: one line however narrow the terminal; escape: names like "[x]" are not markup
+        err_console.print(f"[red]Error:[/red] {escape(exc.message)}", soft_wrap=True)
         if exc.hint:
-            err_console.print(f"[yellow]Fix:[/yellow] {exc.hint}")
+            err_console.print(f"[yellow]Fix:[/yellow] {escape(exc.hint)}", soft_wrap=True)
         raise typer.Exit(1) from None
     except ValueError as exc:  # pydantic validation of CLI input
-        err_console.print(f"[red]Error:[/red] {_validation_text(exc)}")
+        err_console.print(f"[red]Error:[/red] {escape(_validation_text(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -51,3 +51,9 @@ def status() -> None:
             console.print(f"[red]Not reachable:[/red] {exc}")
             raise typer.Exit(1) from None
         console.print("[green]Reachable.[/green]")
+        from runyard.client.http import HTTPTransport
+
+        if isinstance(api.transport, HTTPTransport):
+            info = api.transport.health()
+            console.print(f"Server: runyard {info.get('version')}, schema {info.get('schema_version')}, "
+                          f"database {info.get('database')}")

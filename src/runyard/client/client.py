@@ -108,6 +108,8 @@ class Client:
         return self.api.create_component(s.ComponentCreate(type=type, name=name, flavor=flavor, config=config or {}))
 
     def register_stack(self, name: str, components: dict[str, str]) -> s.StackRead:
+        if "default" in components.values():
+            self.api.get_stack("default")  # the default components are created with the default stack
         return self.api.create_stack(s.StackCreate(name=name, components=components))
 
     def list_components(self, type: str | None = None) -> list[s.ComponentRead]:

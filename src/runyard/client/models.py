@@ -35,7 +35,7 @@ class _Wrapper:
         return sorted({*super().__dir__(), *type(self.data).model_fields})
 
     def to_dict(self) -> dict[str, Any]:
-        return self.data.model_dump(mode="json")  # type: ignore[no-any-return]
+        return self.data.model_dump(mode="json")
 
 
 class ArtifactVersion(_Wrapper):

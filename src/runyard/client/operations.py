@@ -21,6 +21,8 @@ class Operation:
     response: Any = None
     body: str | None = None
     query: str | None = None
+    #: Served as a Server-Sent Events stream (for browsers and `curl`); clients poll the range operation.
+    stream: bool = False
 
 
 def _op(id: str, method: str, path: str, service: str, *, response: Any = None, body: str | None = None,
@@ -34,7 +36,7 @@ def _op(id: str, method: str, path: str, service: str, *, response: Any = None, 
 def _build() -> dict[str, Operation]:
     from runyard import schemas as s
     from runyard.schemas.base import Page
-    from runyard.schemas.logs import LogPage
+    from runyard.schemas.logs import LogPage, LogStreamRead
 
     svc = "runyard.workspace.services."
     ops = [
@@ -67,6 +69,10 @@ def _build() -> dict[str, Operation]:
             response=Page[s.ArtifactVersionRead], query="filter"),
         _op("artifact_versions-lineage", "GET", "/artifact-versions/{version_id}/lineage",
             svc + "artifacts:get_lineage", response=s.LineageRead),
+        _op("logs-append", "POST", "/runs/{run_id}/logs", svc + "logs:append_logs", response=LogStreamRead,
+            body="batch"),
+        Operation(id="logs-stream", method="GET", path="/runs/{run_id}/logs/stream",
+                  service=svc + "logs:follow_events", write=False, stream=True),
         _op("logs-read", "GET", "/runs/{run_id}/logs", svc + "logs:read_logs", response=LogPage, query="query"),
         _op("metadata-create", "POST", "/metadata", svc + "metadata:add_metadata", body="metadata"),
         _op("stacks-create", "POST", "/stacks", svc + "stacks:create_stack", response=s.StackRead, body="stack"),

@@ -47,6 +47,10 @@ class InProcessTransport(Transport):
         return InProcessTransport(self.database_url, busy_timeout_ms=self._busy_timeout_ms)
 
     def invoke(self, op: Operation, **kwargs: Any) -> Any:
+        if op.stream:
+            from runyard.exceptions import InvalidInput
+
+            raise InvalidInput(f"{op.id} is an event stream for HTTP clients.", hint="Poll the range operation.")
         fn = self._functions.get(op.id)
         if fn is None:
             module, name = op.service.split(":")

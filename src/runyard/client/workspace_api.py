@@ -9,7 +9,7 @@ from runyard import schemas as s
 from runyard.client.operations import operation
 from runyard.client.transport import Transport
 from runyard.schemas.base import Page, PageRequest
-from runyard.schemas.logs import LogPage, LogQuery
+from runyard.schemas.logs import LogAppend, LogPage, LogQuery, LogStreamRead
 
 
 class WorkspaceAPI:
@@ -21,101 +21,104 @@ class WorkspaceAPI:
 
     # pipelines and snapshots
     def create_pipeline(self, pipeline: s.PipelineCreate) -> s.PipelineRead:
-        return self._call("pipelines-create", pipeline=pipeline)  # type: ignore[no-any-return]
+        return self._call("pipelines-create", pipeline=pipeline)
 
     def get_pipeline(self, name_or_id: str) -> s.PipelineRead:
-        return self._call("pipelines-get", name_or_id=name_or_id)  # type: ignore[no-any-return]
+        return self._call("pipelines-get", name_or_id=name_or_id)
 
     def list_pipelines(self, filter: s.PipelineFilter) -> Page[s.PipelineRead]:
-        return self._call("pipelines-list", filter=filter)  # type: ignore[no-any-return]
+        return self._call("pipelines-list", filter=filter)
 
     def delete_pipeline(self, name_or_id: str) -> None:
         self._call("pipelines-delete", name_or_id=name_or_id)
 
     def create_snapshot(self, snapshot: s.SnapshotCreate) -> s.SnapshotRead:
-        return self._call("snapshots-create", snapshot=snapshot)  # type: ignore[no-any-return]
+        return self._call("snapshots-create", snapshot=snapshot)
 
     def get_snapshot(self, snapshot_id: uuid.UUID) -> s.SnapshotRead:
-        return self._call("snapshots-get", snapshot_id=snapshot_id)  # type: ignore[no-any-return]
+        return self._call("snapshots-get", snapshot_id=snapshot_id)
 
     # runs
     def create_run(self, run: s.RunCreate) -> s.RunRead:
-        return self._call("runs-create", run=run)  # type: ignore[no-any-return]
+        return self._call("runs-create", run=run)
 
     def get_run(self, run_id: uuid.UUID) -> s.RunRead:
-        return self._call("runs-get", run_id=run_id)  # type: ignore[no-any-return]
+        return self._call("runs-get", run_id=run_id)
 
     def list_runs(self, filter: s.RunFilter) -> Page[s.RunRead]:
-        return self._call("runs-list", filter=filter)  # type: ignore[no-any-return]
+        return self._call("runs-list", filter=filter)
 
     def update_run(self, run_id: uuid.UUID, update: s.RunUpdate) -> s.RunRead:
-        return self._call("runs-update", run_id=run_id, update=update)  # type: ignore[no-any-return]
+        return self._call("runs-update", run_id=run_id, update=update)
 
     def delete_run(self, run_id: uuid.UUID) -> None:
         self._call("runs-delete", run_id=run_id)
 
     # step runs
     def create_step_run(self, step: s.StepRunCreate) -> s.StepRunRead:
-        return self._call("steps-create", step=step)  # type: ignore[no-any-return]
+        return self._call("steps-create", step=step)
 
     def get_step_run(self, step_run_id: uuid.UUID) -> s.StepRunRead:
-        return self._call("steps-get", step_run_id=step_run_id)  # type: ignore[no-any-return]
+        return self._call("steps-get", step_run_id=step_run_id)
 
     def list_step_runs(self, filter: s.StepRunFilter) -> Page[s.StepRunRead]:
-        return self._call("steps-list", filter=filter)  # type: ignore[no-any-return]
+        return self._call("steps-list", filter=filter)
 
     def update_step_run(self, step_run_id: uuid.UUID, update: s.StepRunUpdate) -> s.StepRunRead:
-        return self._call("steps-update", step_run_id=step_run_id, update=update)  # type: ignore[no-any-return]
+        return self._call("steps-update", step_run_id=step_run_id, update=update)
 
     def lookup_cache(self, lookup: s.CacheLookup) -> s.CacheLookupResult:
-        return self._call("steps-cache_lookup", lookup=lookup)  # type: ignore[no-any-return]
+        return self._call("steps-cache_lookup", lookup=lookup)
 
     # artifacts
     def list_artifacts(self, page: PageRequest) -> Page[s.ArtifactRead]:
-        return self._call("artifacts-list", page=page)  # type: ignore[no-any-return]
+        return self._call("artifacts-list", page=page)
 
     def get_artifact_version(self, name_or_id: str, version: int | None = None) -> s.ArtifactVersionRead:
-        return self._call("artifact_versions-get", name_or_id=name_or_id, version=version)  # type: ignore[no-any-return]
+        return self._call("artifact_versions-get", name_or_id=name_or_id, version=version)
 
     def list_artifact_versions(self, filter: s.ArtifactVersionFilter) -> Page[s.ArtifactVersionRead]:
-        return self._call("artifact_versions-list", filter=filter)  # type: ignore[no-any-return]
+        return self._call("artifact_versions-list", filter=filter)
 
     def get_lineage(self, version_id: uuid.UUID) -> s.LineageRead:
-        return self._call("artifact_versions-lineage", version_id=version_id)  # type: ignore[no-any-return]
+        return self._call("artifact_versions-lineage", version_id=version_id)
 
     def read_logs(self, run_id: uuid.UUID, query: LogQuery) -> LogPage:
-        return self._call("logs-read", run_id=run_id, query=query)  # type: ignore[no-any-return]
+        return self._call("logs-read", run_id=run_id, query=query)
+
+    def append_logs(self, run_id: uuid.UUID, batch: LogAppend) -> LogStreamRead:
+        return self._call("logs-append", run_id=run_id, batch=batch)
 
     def add_metadata(self, metadata: s.MetadataCreate) -> None:
         self._call("metadata-create", metadata=metadata)
 
     # stacks and components
     def create_stack(self, stack: s.StackCreate) -> s.StackRead:
-        return self._call("stacks-create", stack=stack)  # type: ignore[no-any-return]
+        return self._call("stacks-create", stack=stack)
 
     def get_stack(self, name_or_id: str) -> s.StackRead:
-        return self._call("stacks-get", name_or_id=name_or_id)  # type: ignore[no-any-return]
+        return self._call("stacks-get", name_or_id=name_or_id)
 
     def list_stacks(self) -> list[s.StackRead]:
-        return self._call("stacks-list")  # type: ignore[no-any-return]
+        return self._call("stacks-list")
 
     def update_stack(self, name_or_id: str, update: s.StackUpdate) -> s.StackRead:
-        return self._call("stacks-update", name_or_id=name_or_id, update=update)  # type: ignore[no-any-return]
+        return self._call("stacks-update", name_or_id=name_or_id, update=update)
 
     def delete_stack(self, name_or_id: str) -> None:
         self._call("stacks-delete", name_or_id=name_or_id)
 
     def create_component(self, component: s.ComponentCreate) -> s.ComponentRead:
-        return self._call("components-create", component=component)  # type: ignore[no-any-return]
+        return self._call("components-create", component=component)
 
     def get_component(self, type: str, name_or_id: str) -> s.ComponentRead:
-        return self._call("components-get", type=type, name_or_id=name_or_id)  # type: ignore[no-any-return]
+        return self._call("components-get", type=type, name_or_id=name_or_id)
 
     def list_components(self, type: str | None = None) -> list[s.ComponentRead]:
-        return self._call("components-list", type=type)  # type: ignore[no-any-return]
+        return self._call("components-list", type=type)
 
     def update_component(self, type: str, name_or_id: str, update: s.ComponentUpdate) -> s.ComponentRead:
-        return self._call("components-update", type=type, name_or_id=name_or_id, update=update)  # type: ignore[no-any-return]
+        return self._call("components-update", type=type, name_or_id=name_or_id, update=update)
 
     def delete_component(self, type: str, name_or_id: str) -> None:
         self._call("components-delete", type=type, name_or_id=name_or_id)

@@ -6,7 +6,8 @@ import os
 import traceback
 from types import TracebackType
 
-_RUNYARD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: With the trailing separator, so a user's ``runyard_examples/`` next to the package is not taken for ours.
+_RUNYARD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
 
 
 def user_traceback(exc: BaseException) -> str:

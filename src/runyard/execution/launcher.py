@@ -45,7 +45,7 @@ def launch(compiled: CompiledPipeline) -> Run:
     )
     store = artifact_store_from(stack.components["artifact_store"])
     orchestrator = orchestrator_from(stack.components["orchestrator"], config.orchestrator)
-    logs = log_backend_for(stack, store) if get_settings().capture_logs else None
+    logs = log_backend_for(stack, store, api) if get_settings().capture_logs else None
     job = RunJob(api=api, run=run, spec=spec, steps=compiled.steps, store=store,
                  continue_on_failure=bool(config.continue_on_failure), logs=logs)
     try:

@@ -53,7 +53,7 @@ class StepRunner:
     def __init__(self, api: WorkspaceAPI, store: ArtifactStore, *, logs: LogBackend | None = None) -> None:
         self.api = api
         self.store = store
-        self.logs = logs
+        self.logs = logs.bind(api) if logs is not None else None
 
     def run(self, job: StepJob, step: Step[Any, Any]) -> StepRunRead:
         spec = job.spec

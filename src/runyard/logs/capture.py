@@ -7,8 +7,9 @@ printing a million lines costs little more than printing them, and a step that i
 up to its last flush. Each stream keeps its order; lines carry the time of the window they were written
 in, so stdout and stderr lines of the same window are ordered by stream, not interleaved exactly.
 
-A list swapped out is processed one cycle later: a writer thread that looked the list up just before the
-swap has finished its append by then, so no line can be lost to the race.
+A list swapped out is processed a few milliseconds later: a writer thread that looked the list up just
+before the swap has finished its append by then (the interpreter switches threads every 5 ms), so no
+line is lost to the race.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from runyard.logs.records import MAX_LINE_CHARS, encode_batch, split_long
 FLUSH_INTERVAL_S = 0.25
 #: At most this many lines per stored batch, so log chunks rotate at a fine grain.
 BATCH_LINES = 2000
+#: Pause between taking the lists and reading them, longer than the interpreter's thread switch interval.
+_SETTLE_S = 0.02
 
 
 class LogWriter(Protocol):
@@ -98,7 +101,6 @@ class LogCapture:
         self._handler = _Handler()
         self._saved: tuple[Any, Any, int] | None = None
         self._tees: dict[str, _Tee] = {}
-        self._pending: list[tuple[float, str, list[str]]] = []  # swapped out, processed next cycle
         self._partial: dict[str, str] = {}
         self._window_start = time.time()
 
@@ -154,9 +156,9 @@ class LogCapture:
 
     def drain(self, *, final: bool) -> None:
         with self._lock:
-            ready, self._pending = self._pending, self._swap()
-            if final:
-                ready, self._pending = ready + self._pending, []
+            ready = self._swap()
+            if not final:
+                time.sleep(_SETTLE_S)
             out: list[tuple[str, int]] = []
             for t, stream, parts in sorted(ready, key=lambda item: item[0]):
                 if stream == "log":

@@ -33,3 +33,25 @@ class LogPage(ReadSchema):
     next_offset: int
     complete: bool
     step: str | None = None
+
+
+class LogLineIn(Schema):
+    time: float
+    stream: str = Field(max_length=10)
+    level: str = Field(pattern=LEVEL_PATTERN)
+    logger: str | None = Field(default=None, max_length=250)
+    message: str = Field(max_length=64 * 1024)
+
+
+class LogAppend(Schema):
+    """A batch of lines for the ``database`` log backend; ``first_offset`` makes a retried batch harmless."""
+
+    key: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_\-]+$", description="Step run id, or `run`.")
+    first_offset: int = Field(ge=0)
+    lines: list[LogLineIn] = Field(default_factory=list, max_length=10_000)
+    complete: bool = False
+
+
+class LogStreamRead(ReadSchema):
+    lines: int
+    complete: bool

@@ -119,6 +119,12 @@ class PipelineBuilder:
                     f"Step {invocation_id!r} input {pname!r} got all outputs of step {_inv(value)!r} at once.",
                     hint="Unpack them first: `a, b = step(...)`, then pass one.",
                 )
+            elif _holds_output(value):
+                raise PipelineDefinitionError(
+                    f"Step {invocation_id!r} input {pname!r} got step outputs inside a {type(value).__name__}.",
+                    hint="A step input takes one output: give the step one input per output, or combine them "
+                    "in another step first.",
+                )
             else:
                 parameters[pname] = check_json_parameter(value, f"Parameter {pname!r} of step {invocation_id!r} "
                                                                 f"in pipeline {self.name!r}")
@@ -238,6 +244,16 @@ class PipelineBuilder:
             )
 
 
+def _holds_output(value: Any) -> bool:
+    if isinstance(value, StepOutput | StepOutputs | NoOutputs):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_output(v) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_output(v) for v in value)
+    return False
+
+
 def _inv(value: Any) -> str:
     return value.invocation_id if isinstance(value, NoOutputs) else value[0].invocation_id
 
@@ -245,8 +261,16 @@ def _inv(value: Any) -> str:
 def check_json_parameter(value: Any, what: str) -> Any:
     """Parameters are stored with the run and shown in the dashboard, so they must be plain JSON."""
     try:
-        json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError):
+        json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise PipelineDefinitionError(f"{what} is not JSON-serializable: {exc}.") from None
+        # NaN and infinity are not JSON: PostgreSQL refuses them, and so do strict JSON parsers
+        raise PipelineDefinitionError(
+            f"{what} contains NaN or infinity, which JSON cannot store.",
+            hint="Pass None or a finite number instead (or a string such as 'inf').",
+        ) from None
+    except TypeError:
         raise PipelineDefinitionError(
             f"{what} is a {type(value).__name__}, which is not JSON-serializable.",
             hint="Pass numbers, strings, booleans, lists or dicts of those; produce other objects in a step and "

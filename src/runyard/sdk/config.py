@@ -101,14 +101,17 @@ def parse_config(data: Any, *, source: str = "configuration") -> RunConfig:
     if isinstance(orchestrator, str):
         orchestrator = {"name": orchestrator}
     return RunConfig(
-        run_name=data.get("run_name"),
+        run_name=_optional_str(data.get("run_name"), f"{source}: run_name"),
         enable_cache=_bool(data["enable_cache"], f"{source}: enable_cache") if "enable_cache" in data else None,
         tags=tuple(tags),
         parameters=_mapping(data.get("parameters") or {}, f"{source}: parameters"),
         steps=steps,
         orchestrator=_mapping(orchestrator, f"{source}: orchestrator"),
-        continue_on_failure=data.get("continue_on_failure"),
-        stack=data.get("stack"),
+        continue_on_failure=(
+            _bool(data["continue_on_failure"], f"{source}: continue_on_failure")
+            if data.get("continue_on_failure") is not None else None
+        ),
+        stack=_optional_str(data.get("stack"), f"{source}: stack"),
     )
 
 
@@ -124,6 +127,12 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigurationError(f"{where} must be a mapping of names to values.")
     return dict(value)
+
+
+def _optional_str(value: Any, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"{where} must be a string, not {value!r}.")
+    return value
 
 
 def _bool(value: Any, where: str) -> bool:

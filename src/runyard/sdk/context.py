@@ -78,6 +78,7 @@ def log_metadata(
             raise RunyardError("log_metadata takes one of run_id, step_run_id or artifact_version_id.")
         from runyard.schemas import MetadataCreate, ResourceType
 
+        rid: uuid.UUID | str | None
         if run_id is not None:
             rtype, rid = ResourceType.RUN, run_id
         elif step_run_id is not None:

@@ -33,7 +33,7 @@ class Pipeline(Generic[P]):
         self.func = func
         self.name = name
         self.config = config
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
 
     def with_options(
         self,
@@ -113,7 +113,14 @@ class Pipeline(Generic[P]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Run:
         from runyard.execution.launcher import launch
+        from runyard.sdk.compiler import current_builder
 
+        outer = current_builder()
+        if outer is not None:  # compiling must never start a run
+            raise PipelineDefinitionError(
+                f"Pipeline {outer.name!r} calls pipeline {self.name!r}; pipelines cannot be nested.",
+                hint=f"Call the steps of {self.name!r} directly, or run the two pipelines one after the other.",
+            )
         return launch(self.compile(*args, **kwargs))
 
     def __repr__(self) -> str:

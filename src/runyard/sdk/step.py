@@ -36,7 +36,7 @@ class Step(Generic[P, R]):
     def __init__(self, func: Callable[P, R], options: StepOptions) -> None:
         self.func = func
         self.options = options
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
         self._signature: StepSignature | None = None
         self._source_hash: str | None = None
 
@@ -72,7 +72,7 @@ class Step(Generic[P, R]):
         builder = current_builder()
         if builder is None:
             return self.func(*args, **kwargs)
-        return builder.add_invocation(self, args, kwargs)  # type: ignore[no-any-return]
+        return builder.add_invocation(self, args, kwargs)
 
     def after(self, *others: Any) -> Step[P, R]:
         """Inside a pipeline: the latest invocation of this step runs after ``others`` (no data edge)."""

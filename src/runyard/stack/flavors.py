@@ -28,6 +28,8 @@ BUILTIN: dict[str, dict[str, str]] = {
     },
     "log_backend": {
         "artifact_store": "runyard.logs.backends.artifact_store:ArtifactStoreLogBackend",
+        "database": "runyard.logs.backends.database:DatabaseLogBackend",
+        "otlp": "runyard.logs.backends.otlp:OTLPLogBackend",
     },
 }
 

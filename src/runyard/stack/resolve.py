@@ -10,6 +10,7 @@ from runyard.stack.flavors import load_flavor
 
 if TYPE_CHECKING:
     from runyard.artifacts.stores.base import ArtifactStore
+    from runyard.client.workspace_api import WorkspaceAPI
     from runyard.logs.backends.base import LogBackend
     from runyard.orchestrators.base import Orchestrator
     from runyard.schemas import ComponentRead, StackRead
@@ -28,10 +29,10 @@ def _store(component_id: uuid.UUID, flavor: str, config: tuple[tuple[str, Any], 
 
         conf["path"] = str(get_settings().artifacts_path)
     root = conf.pop("path", None) or conf.pop("root", None)
-    return cls(root, component_id=component_id, **conf)  # type: ignore[no-any-return]
+    return cls(root, component_id=component_id, **conf)
 
 
-def log_backend_for(stack: StackRead, store: ArtifactStore) -> LogBackend:
+def log_backend_for(stack: StackRead, store: ArtifactStore, api: WorkspaceAPI | None = None) -> LogBackend:
     """The stack's log backend; without one, logs go to the stack's artifact store."""
     component = stack.components.get("log_backend")
     if component is None or component.flavor == "artifact_store":
@@ -39,14 +40,15 @@ def log_backend_for(stack: StackRead, store: ArtifactStore) -> LogBackend:
 
         return ArtifactStoreLogBackend(store)
     cls = load_flavor("log_backend", component.flavor)
-    return cls(store=store, **component.config)  # type: ignore[no-any-return]
+    backend: LogBackend = cls(**component.config)
+    return backend.bind(api) if api is not None else backend
 
 
 def orchestrator_from(component: ComponentRead, overrides: dict[str, Any] | None = None) -> Orchestrator:
     config = {**component.config, **(overrides or {})}
     flavor = config.pop("name", None) or component.flavor
     cls = load_flavor("orchestrator", flavor)
-    return cls(**config)  # type: ignore[no-any-return]
+    return cls(**config)
 
 
 def _freeze(config: dict[str, Any]) -> tuple[tuple[str, Any], ...]:

@@ -55,7 +55,8 @@ class HashingWriter(io.RawIOBase):
         return self._pos
 
     def flush(self) -> None:
-        self._inner.flush()
+        if not self._inner.closed:
+            self._inner.flush()
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
@@ -67,11 +68,12 @@ def hashed_file(materializer: Materializer, uri: str, name: str) -> Iterator[Has
     with materializer.store.open(f"{uri}/{name}", "wb") as handle:
         writer = HashingWriter(handle)
         yield writer
-        writer.flush()
+        writer.close()  # flushes into ``handle``; the store's file object is closed by ``with``
     materializer.known_hashes[name] = writer.hexdigest()
 
 
-def write_bytes(materializer: Materializer, uri: str, name: str, data: bytes | bytearray | memoryview) -> None:
+def write_bytes(materializer: Materializer, uri: str, name: str, data: bytes | bytearray | memoryview,
+                ) -> None:
     with hashed_file(materializer, uri, name) as handle:
         handle.write(data)
 
@@ -83,7 +85,7 @@ def read_bytes(materializer: Materializer, uri: str, name: str) -> bytes:
     except FileNotFoundError as exc:
         raise ArtifactError(
             f"Artifact file {name!r} is missing from {uri}.",
-            hint="The artifact store was changed by hand or the upload did not finish; save the artifact again.",
+            hint="The artifact store was changed by hand or an upload failed; save the artifact again.",
         ) from exc
     return data
 
@@ -107,7 +109,8 @@ def check_format(document: dict[str, Any], what: str) -> None:
     version = document.get("format", 1)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ArtifactError(
-            f"The {what} artifact was written in format {version!r}; this Runyard reads up to {FORMAT_VERSION}.",
+            f"The {what} artifact was written in format {version!r}; "
+            f"this Runyard reads formats up to {FORMAT_VERSION}.",
             hint="Upgrade runyard to load it.",
         )
 
@@ -140,7 +143,7 @@ def import_class(path: str) -> type:
 
 # --- metadata ---------------------------------------------------------------------------------------
 def json_safe(value: Any, *, max_repr: int = 200) -> Any:
-    """A JSON-able rendering of ``value`` for metadata: non-finite floats become None, unknowns a short repr."""
+    """``value`` made JSON-able for metadata: non-finite floats become None, unknown types a short repr."""
     if value is None or isinstance(value, bool | str):
         return value if not isinstance(value, str) or len(value) <= max_repr else value[:max_repr] + "..."
     if isinstance(value, int):

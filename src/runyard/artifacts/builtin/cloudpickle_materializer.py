@@ -28,7 +28,7 @@ VERSIONS_FILE = "versions.json"
 
 @functools.lru_cache(maxsize=1)
 def _distributions_by_module() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+    return dict(importlib.metadata.packages_distributions())
 
 
 @functools.lru_cache(maxsize=256)
@@ -90,13 +90,14 @@ def load_pickle(materializer: Materializer, uri: str) -> Any:
     package = recorded.get("package") or "builtins"
     saved_python, saved_version = recorded.get("python", "unknown"), recorded.get("package_version")
     current_python, current_version = platform.python_version(), package_version(package)
-    mismatch = _python_minor(saved_python) != _python_minor(current_python) or saved_version != current_version
+    same_python = _python_minor(saved_python) == _python_minor(current_python)
+    mismatch = saved_version != current_version or not same_python
     saved = _describe(saved_python, package, saved_version, recorded.get("cloudpickle"))
     current = _describe(current_python, package, current_version, cloudpickle.__version__)
     type_name = recorded.get("type", "object")
     try:
         with materializer.store.open(f"{uri}/{PICKLE_FILE}", "rb") as handle:
-            obj = pickle.load(handle)  # noqa: S301 - the fallback format; the save warned about it
+            obj = pickle.load(handle)  # the fallback format; its save warned about it
     except Exception as exc:
         why = "the versions differ" if mismatch else "the versions match; the code it needs may have changed"
         raise ArtifactError(

@@ -35,12 +35,12 @@ _SCALARS = (type(None), bool, int, str)
 _NUMPY_KINDS = frozenset("biuf")
 
 
-class NotJSONable(Exception):  # noqa: N818 - internal signal, never reaches the user
+class NotJSONable(Exception):
     """Raised inside :func:`encode` for a value the tagged JSON encoding cannot represent exactly."""
 
 
 def encode(value: Any) -> Any:
-    """``value`` as a JSON-able structure that :func:`decode` turns back into an equal value of the same type."""
+    """``value`` as JSON-able data that :func:`decode` turns back into an equal value of the same type."""
     kind = type(value)
     if kind in _SCALARS:
         return value
@@ -71,7 +71,7 @@ def _canonical(encoded: Any) -> str:
 def _encode_numpy_scalar(value: Any) -> dict[str, Any]:
     dtype = getattr(value, "dtype", None)
     if dtype is None or dtype.kind not in _NUMPY_KINDS or (dtype.kind == "f" and dtype.itemsize > 8):
-        raise NotJSONable(type(value))  # complex, datetime, strings, long double: numpy's own format keeps them
+        raise NotJSONable(type(value))  # complex, datetime, str, long double: the numpy materializer
     return {TAG: "numpy", "dtype": dtype.name, "value": encode(value.item())}
 
 
@@ -81,7 +81,8 @@ def _encode_dataclass(value: Any) -> dict[str, Any]:
     extra = set(getattr(value, "__dict__", {})) - set(names)
     if extra or not is_importable(kind):
         raise NotJSONable(kind)  # attributes outside the fields, or a class no other process can import
-    return {TAG: "dataclass", "class": class_path(kind), "fields": {n: encode(getattr(value, n)) for n in names}}
+    fields = {name: encode(getattr(value, name)) for name in names}
+    return {TAG: "dataclass", "class": class_path(kind), "fields": fields}
 
 
 def is_encodable(value: Any) -> bool:
@@ -120,7 +121,7 @@ def decode(data: Any, *, root_type: type | None = None) -> Any:
     raise ArtifactError(f"Unknown JSON artifact tag {tag!r}.", hint="Upgrade runyard to load this artifact.")
 
 
-def _decode_dataclass(data: dict[str, Any], cls: type | None) -> Any:
+def _decode_dataclass(data: dict[str, Any], cls: Any) -> Any:
     """Rebuilds the instance field by field without calling ``__init__``, as unpickling does."""
     if cls is None or not dataclasses.is_dataclass(cls):
         cls = import_class(data["class"])

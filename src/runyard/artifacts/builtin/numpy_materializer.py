@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
 import threading
 import warnings
 from typing import Any, ClassVar
@@ -60,7 +61,7 @@ def write_npy(handle: Any, arr: np.ndarray) -> str:
     if arr.flags.c_contiguous or arr.flags.f_contiguous:
         # np.save writes Fortran-ordered arrays as the C-ordered bytes of their transpose.
         flat = arr if arr.flags.c_contiguous else arr.T
-        data = memoryview(flat.reshape(-1).view(np.uint8))
+        data = memoryview(flat.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
         if data.nbytes < THREADED_HASH_MIN_BYTES:
             digest.update(data)
             handle.write(data)
@@ -73,8 +74,9 @@ def write_npy(handle: Any, arr: np.ndarray) -> str:
                 hasher.join()
     else:  # strided views: copy in blocks, as np.save does, instead of one full-size copy
         block = max(16 * 1024 * 1024 // max(arr.itemsize, 1), 1)
-        flags = ["external_loop", "buffered", "zerosize_ok"]
-        for chunk in np.nditer(arr, flags=flags, buffersize=block, order="C"):
+        flags: Any = ["external_loop", "buffered", "zerosize_ok"]
+        chunks: Any = np.nditer(arr, flags=flags, buffersize=block, order="C")
+        for chunk in chunks:
             raw = chunk.tobytes("C")
             digest.update(raw)
             handle.write(raw)
@@ -111,7 +113,8 @@ def _numeric_stats(arr: np.ndarray) -> dict[str, Any]:
     def finite(value: float) -> float | None:
         return value if math.isfinite(value) else None
 
-    return {"min": finite(low), "max": finite(high), "mean": finite(mean), "std": finite(std), "nan_count": nans}
+    return {"min": finite(low), "max": finite(high), "mean": finite(mean), "std": finite(std),
+            "nan_count": nans}
 
 
 class NumpyMaterializer(Materializer):
@@ -144,14 +147,12 @@ class NumpyMaterializer(Materializer):
         path = self.store.local_path(f"{uri}/{name}")
         if path is None:
             with self.store.open(f"{uri}/{name}", "rb") as handle:
-                return np.load(handle, allow_pickle=False)  # type: ignore[no-any-return]
-        with open(path, "rb") as handle:
-            big = handle.seek(0, 2) >= MMAP_MIN_BYTES
-        if big:
+                return np.load(handle, allow_pickle=False)
+        if os.path.getsize(path) >= MMAP_MIN_BYTES:
             # "c" = copy-on-write: user code may write to the array; the stored file never changes.
             mapped = np.load(path, mmap_mode="c", allow_pickle=False)
             return np.asarray(mapped)  # a plain ndarray (not np.memmap) viewing the map
-        return np.load(path, allow_pickle=False)  # type: ignore[no-any-return]
+        return np.load(path, allow_pickle=False)
 
     def extract_metadata(self, obj: Any) -> dict[str, Any]:
         arr = np.asarray(obj)

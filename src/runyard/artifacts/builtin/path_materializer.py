@@ -44,8 +44,8 @@ class PathMaterializer(Materializer):
         source = Path(obj)
         if not source.exists():
             raise ArtifactError(
-                f"The path {str(source)!r} returned by the step does not exist, so there is nothing to store.",
-                hint="Return the path only after writing the file, or return it as a str to store just the name.",
+                f"The path {str(source)!r} returned by the step does not exist: there is nothing to store.",
+                hint="Return the path after writing the file, or return a str to store only the name.",
             )
         name = source.resolve().name or "root"
         if source.is_dir():

@@ -5,9 +5,13 @@ from __future__ import annotations
 import abc
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from runyard.logs.capture import LogWriter
 from runyard.logs.records import LogLine
+
+if TYPE_CHECKING:
+    from runyard.client.workspace_api import WorkspaceAPI
 
 #: Key of the run-level log (orchestrator and runner output outside any step).
 RUN_KEY = "run"
@@ -25,6 +29,10 @@ class LogBackend(abc.ABC):
     flavor: str = ""
     #: Whether lines can be read back (an export-only backend such as OTLP cannot).
     readable: bool = True
+
+    def bind(self, api: WorkspaceAPI) -> LogBackend:
+        """This backend for use with ``api`` (a worker process's own client); most need no client."""
+        return self
 
     @abc.abstractmethod
     def open_writer(self, run_id: uuid.UUID, key: str) -> LogWriter:

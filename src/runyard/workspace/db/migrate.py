@@ -19,8 +19,8 @@ from runyard.exceptions import VersionMismatch
 from runyard.workspace.db.engine import Database
 
 #: The newest migration in ``workspace/migrations/versions``; a test keeps the two in step.
-HEAD_REVISION = "0001_initial"
-KNOWN_REVISIONS = ("0001_initial",)
+HEAD_REVISION = "0002_log_lines"
+KNOWN_REVISIONS = ("0001_initial", "0002_log_lines")
 
 _MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _PG_LOCK_ID = 7_246_813_001
@@ -48,10 +48,10 @@ def ensure_schema(db: Database) -> None:
         )
     with _migration_lock(db):
         upgrade(db)
-        _seed(db)
+        seed(db)
 
 
-def _seed(db: Database) -> None:
+def seed(db: Database) -> None:
     """Rows every workspace has from the start (the default stack), so reads never need to write."""
     from runyard.workspace.services.stacks import ensure_default_stack
 

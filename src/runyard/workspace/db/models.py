@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from runyard.workspace.db.types import UTCDateTime, utcnow
@@ -202,3 +202,27 @@ class StackComponentRow(Base):
     component_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("components.id", ondelete="RESTRICT"))
 
     component: Mapped[ComponentRow] = relationship(lazy="joined", innerjoin=True)
+
+
+class LogLineRow(Base):
+    """Log lines stored by the ``database`` log backend (the default backend writes files instead)."""
+
+    __tablename__ = "log_lines"
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    offset: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[float] = mapped_column(Float)
+    stream: Mapped[str] = mapped_column(String(10))
+    level: Mapped[str] = mapped_column(String(10))
+    logger: Mapped[str | None] = mapped_column(String(250))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class LogStreamRow(Base):
+    """One row per log (run or step) of the database backend: how many lines, and whether it is closed."""
+
+    __tablename__ = "log_streams"
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    complete: Mapped[bool] = mapped_column(default=False)

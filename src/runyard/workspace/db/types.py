@@ -20,12 +20,12 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
-        return value  # type: ignore[no-any-return]
+        return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.replace(tzinfo=UTC)
 
 
 def utcnow() -> datetime:

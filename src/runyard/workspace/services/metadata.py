@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import InvalidInput, NotFound
@@ -47,9 +47,9 @@ def put_metadata(session: Session, resource_type: ResourceType, resource_id: uui
             for k, v in values.items()
         ],
     )
-    row = session.get(model, resource_id)
-    assert row is not None
-    row.metadata_json = {**current, **values}
+    # a statement, not an ORM attribute change: callers read back through Core right after, which does
+    # not autoflush, so a pending ORM change would be missing from their answer
+    session.execute(update(model).where(model.id == resource_id).values(metadata_json={**current, **values}))
 
 
 def metadata_history(session: Session, resource_type: ResourceType, resource_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from runyard.exceptions import InvalidInput
 
-T = TypeVar("T", bound=tuple[Any, ...])
 
 
 def encode_cursor(created: datetime, row_id: uuid.UUID) -> str:
@@ -32,13 +31,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def apply_keyset(
-    stmt: Select[T],
+    stmt: Select[Any],
     *,
     created_col: InstrumentedAttribute[datetime],
     id_col: InstrumentedAttribute[uuid.UUID],
     cursor: str | None,
     limit: int,
-) -> Select[T]:
+) -> Select[Any]:
     if cursor:
         created, row_id = decode_cursor(cursor)
         stmt = stmt.where(or_(created_col < created, and_(created_col == created, id_col < row_id)))

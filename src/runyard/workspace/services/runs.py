@@ -117,11 +117,15 @@ def delete_run(session: Session, *, run_id: uuid.UUID) -> None:
 def fail_silent_runs(session: Session, *, timeout: timedelta, now: datetime | None = None) -> list[uuid.UUID]:
     """Marks failed every running run whose runner sent no heartbeat within ``timeout``."""
     now = now or utcnow()
+    # FOR UPDATE (PostgreSQL re-checks the WHERE after waiting on a row lock): a run that completed or
+    # beat between our read and our write is not failed; SKIP LOCKED: a run being written is alive
     stale = session.scalars(
-        select(RunRow).where(
+        select(RunRow)
+        .where(
             RunRow.status.in_([str(RunStatus.RUNNING), str(RunStatus.INITIALIZING)]),
             RunRow.heartbeat_at < now - timeout,
         )
+        .with_for_update(skip_locked=True, of=RunRow)
     ).all()
     for row in stale:
         row.status = str(RunStatus.FAILED)

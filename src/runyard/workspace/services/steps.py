@@ -48,7 +48,8 @@ _UPDATE_STEP = update(t.step_runs).where(_sr.id == bindparam("sid"))
 _OUTPUT_NAMES = select(t.edges.c.name).where(t.edges.c.step_run_id == bindparam("sid"), t.edges.c.kind == "output")
 _GET_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid"))
 _EDGES_OF = (
-    select(t.edges.c.step_run_id, t.edges.c.kind, t.edges.c.name, *VERSION_COLUMNS)
+    # the edge's name is labelled: the artifact's own ``name`` (in VERSION_COLUMNS) must not be shadowed
+    select(t.edges.c.step_run_id, t.edges.c.kind, t.edges.c.name.label("edge_name"), *VERSION_COLUMNS)
     .join(t.artifact_versions, t.artifact_versions.c.id == t.edges.c.artifact_version_id)
     .join(t.artifacts, t.artifacts.c.id == t.artifact_versions.c.artifact_id)
     .where(t.edges.c.step_run_id.in_(bindparam("ids", expanding=True)))
@@ -216,7 +217,7 @@ def reads_from_rows(session: Session, rows: list[Any]) -> list[StepRunRead]:
         read = cache.get(e.id)
         if read is None:
             read = cache[e.id] = version_read(e)
-        (ins if e.kind == "input" else outs)[e.step_run_id][e.name] = read
+        (ins if e.kind == "input" else outs)[e.step_run_id][e.edge_name] = read
     return [
         StepRunRead(
             id=r.id,

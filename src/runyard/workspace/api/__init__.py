@@ -1,0 +1,25 @@
+"""HTTP routes of the Workspace Server: one router per resource, each route a thin call to a service.
+
+Routes do HTTP only (parse, authorize, call the service named in ``runyard.client.operations``, return);
+the logic lives in ``runyard.workspace.services``. :func:`routers` lists what ``create_app`` mounts.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    from runyard.workspace.api import (
+        artifacts,
+        components,
+        logs,
+        metadata,
+        pipelines,
+        runs,
+        snapshots,
+        stacks,
+        steps,
+    )
+
+    return [m.router for m in (pipelines, snapshots, runs, steps, logs, artifacts, metadata, stacks, components)]

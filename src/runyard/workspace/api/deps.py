@@ -1,0 +1,115 @@
+"""The dependencies every route uses, defined once as ``Annotated`` aliases.
+
+- ``ReadSession`` / ``WriteSession``: one short transaction per request, from
+  :meth:`Database.session`; committed after the route returns and *before* the response is sent
+  (``scope="function"``), so a failed commit becomes an error response, never a 2xx for lost data.
+- ``CurrentPrincipal``: who is calling. Today there is no authentication, so it is always the local
+  single user; the auth issue replaces :func:`current_principal` (API keys, Control Plane tokens) and
+  nothing else.
+- ``Authorize("runs:write")``: the permission check each route declares. Keeping it in every route now
+  means adding auth later cannot forget one (a test asserts each API route has it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from runyard.exceptions import PermissionDenied
+from runyard.workspace.db.engine import Database, get_database
+
+
+class DatabaseHandle:
+    """Opens (and migrates) the workspace database on first use, not at import or app creation.
+
+    A server started while its database is down still serves ``/health`` (503) and recovers once the
+    database answers, instead of crashing at start.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._db: Database | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Database:
+        if self._db is None:
+            with self._lock:
+                if self._db is None:
+                    self._db = get_database(self.url)
+        return self._db
+
+    def peek(self) -> Database | None:
+        """The database if already open; never opens it (for metrics scrapes)."""
+        return self._db
+
+
+def database(request: Request) -> Database:
+    handle: DatabaseHandle = request.app.state.database
+    return handle.get()
+
+
+DatabaseDep = Annotated[Database, Depends(database)]
+
+
+def _read_session(db: DatabaseDep) -> Iterator[Session]:
+    with db.session(write=False) as session:
+        yield session
+
+
+def _write_session(db: DatabaseDep) -> Iterator[Session]:
+    with db.session(write=True) as session:
+        yield session
+
+
+ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
+WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and what they may do (``"*"`` or ``"resource:*"`` grant everything / a resource)."""
+
+    id: str
+    name: str
+    kind: Literal["local", "user", "service_account", "workload"]
+    permissions: frozenset[str] = field(default_factory=frozenset)
+
+    def can(self, permission: str) -> bool:
+        resource = permission.split(":", 1)[0]
+        return bool({"*", f"{resource}:*", permission} & self.permissions)
+
+
+#: The only principal until authentication lands: whoever can reach the (loopback) server.
+LOCAL_PRINCIPAL = Principal(id="local", name="local user", kind="local", permissions=frozenset({"*"}))
+
+
+def current_principal(request: Request) -> Principal:
+    """Identifies the caller. No auth yet: a bearer token, if sent, is ignored (`runyard up` refuses to
+    listen beyond loopback for that reason)."""
+    return LOCAL_PRINCIPAL
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+class Authorize:
+    """A permission check a route declares: ``Depends(Authorize("runs:write"))``."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if not principal.can(self.permission):
+            raise PermissionDenied(
+                f"{principal.name} may not {self.permission.replace(':', ' ')}.",
+                hint=f"Ask an admin for the '{self.permission}' permission.",
+            )
+        return principal
+
+    def __repr__(self) -> str:
+        return f"Authorize({self.permission!r})"

@@ -1,0 +1,48 @@
+"""``/runs``: create (idempotent by client-chosen id), read, list (keyset), status changes, delete.
+
+Status changes go through the server's state machine inside ``update_run``; a refused one is a 409
+``invalid_transition`` whose hint lists the allowed next statuses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from runyard.schemas.base import Page
+from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
+from runyard.workspace.api.deps import Authorize, Principal, ReadSession, WriteSession
+from runyard.workspace.api.errors import ERROR_RESPONSES
+from runyard.workspace.services import runs as service
+
+router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
+
+CanRead = Annotated[Principal, Depends(Authorize("runs:read"))]
+CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
+
+
+@router.post("/runs", operation_id="runs-create", status_code=201)
+def create_run(principal: CanWrite, session: WriteSession, run: RunCreate) -> RunRead:
+    return service.create_run(session, run=run)
+
+
+@router.get("/runs/{run_id}", operation_id="runs-get")
+def get_run(principal: CanRead, session: ReadSession, run_id: uuid.UUID) -> RunRead:
+    return service.get_run(session, run_id=run_id)
+
+
+@router.get("/runs", operation_id="runs-list")
+def list_runs(principal: CanRead, session: ReadSession, filter: Annotated[RunFilter, Query()]) -> Page[RunRead]:
+    return service.list_runs(session, filter=filter)
+
+
+@router.patch("/runs/{run_id}", operation_id="runs-update")
+def update_run(principal: CanWrite, session: WriteSession, run_id: uuid.UUID, update: RunUpdate) -> RunRead:
+    return service.update_run(session, run_id=run_id, update=update)
+
+
+@router.delete("/runs/{run_id}", operation_id="runs-delete", status_code=204)
+def delete_run(principal: CanWrite, session: WriteSession, run_id: uuid.UUID) -> None:
+    service.delete_run(session, run_id=run_id)

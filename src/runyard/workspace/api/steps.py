@@ -1,0 +1,57 @@
+"""``/steps``: step runs of a run (create, read, list, report status and outputs) and cache look-ups."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from runyard.schemas.base import Page
+from runyard.schemas.steps import (
+    CacheLookup,
+    CacheLookupResult,
+    StepRunCreate,
+    StepRunFilter,
+    StepRunRead,
+    StepRunUpdate,
+)
+from runyard.workspace.api.deps import Authorize, Principal, ReadSession, WriteSession
+from runyard.workspace.api.errors import ERROR_RESPONSES
+from runyard.workspace.services import steps as service
+
+router = APIRouter(tags=["steps"], responses=ERROR_RESPONSES)
+
+# step runs are part of their run: a runner holding runs:write reports its steps
+CanRead = Annotated[Principal, Depends(Authorize("runs:read"))]
+CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
+
+
+@router.post("/steps", operation_id="steps-create", status_code=201)
+def create_step_run(principal: CanWrite, session: WriteSession, step: StepRunCreate) -> StepRunRead:
+    return service.create_step_run(session, step=step)
+
+
+# a POST because the lookup carries a body, but it only reads
+@router.post("/steps/cache-lookup", operation_id="steps-cache_lookup")
+def lookup_cache(principal: CanRead, session: ReadSession, lookup: CacheLookup) -> CacheLookupResult:
+    return service.lookup_cache(session, lookup=lookup)
+
+
+@router.get("/steps/{step_run_id}", operation_id="steps-get")
+def get_step_run(principal: CanRead, session: ReadSession, step_run_id: uuid.UUID) -> StepRunRead:
+    return service.get_step_run(session, step_run_id=step_run_id)
+
+
+@router.get("/steps", operation_id="steps-list")
+def list_step_runs(
+    principal: CanRead, session: ReadSession, filter: Annotated[StepRunFilter, Query()]
+) -> Page[StepRunRead]:
+    return service.list_step_runs(session, filter=filter)
+
+
+@router.patch("/steps/{step_run_id}", operation_id="steps-update")
+def update_step_run(
+    principal: CanWrite, session: WriteSession, step_run_id: uuid.UUID, update: StepRunUpdate
+) -> StepRunRead:
+    return service.update_step_run(session, step_run_id=step_run_id, update=update)
