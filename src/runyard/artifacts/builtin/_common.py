@@ -7,7 +7,6 @@ to compute its content address; a digest recorded in ``Materializer.known_hashes
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import io
 import json
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from runyard.artifacts.hashing import BlockHasher
 from runyard.artifacts.materializer import Materializer
 from runyard.exceptions import ArtifactError
 
@@ -32,7 +32,7 @@ class HashingWriter(io.RawIOBase):
     def __init__(self, inner: IO[bytes]) -> None:
         super().__init__()
         self._inner = inner
-        self._hash = hashlib.sha256()
+        self._hash = BlockHasher()
         self._pos = 0
 
     def writable(self) -> bool:

@@ -12,17 +12,16 @@ falls back to the pickle-based materializer, which says so.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import os
-import threading
 import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 
 from runyard.artifacts.builtin._common import file_exists
+from runyard.artifacts.hashing import BlockHasher, digest_parts, hash_pool
 from runyard.artifacts.materializer import Materializer
 
 _ARRAY_FILE = "array.npy"
@@ -54,33 +53,32 @@ def _npy_header(arr: np.ndarray) -> bytes:
 
 
 def write_npy(handle: Any, arr: np.ndarray) -> str:
-    """Writes ``arr`` as ``.npy`` to ``handle`` and returns the sha256 of the bytes written."""
+    """Writes ``arr`` as ``.npy`` to ``handle`` and returns the content digest of the bytes written."""
     header = _npy_header(arr)
-    digest = hashlib.sha256(header)
-    handle.write(header)
     if arr.flags.c_contiguous or arr.flags.f_contiguous:
         # np.save writes Fortran-ordered arrays as the C-ordered bytes of their transpose.
         flat = arr if arr.flags.c_contiguous else arr.T
         data = memoryview(flat.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
         if data.nbytes < THREADED_HASH_MIN_BYTES:
-            digest.update(data)
+            handle.write(header)
             handle.write(data)
-        else:
-            hasher = threading.Thread(target=digest.update, args=(data,), name="runyard-npy-hash")
-            hasher.start()
-            try:
-                handle.write(data)
-            finally:
-                hasher.join()
-    else:  # strided views: copy in blocks, as np.save does, instead of one full-size copy
-        block = max(16 * 1024 * 1024 // max(arr.itemsize, 1), 1)
-        flags: Any = ["external_loop", "buffered", "zerosize_ok"]
-        chunks: Any = np.nditer(arr, flags=flags, buffersize=block, order="C")
-        for chunk in chunks:
-            raw = chunk.tobytes("C")
-            digest.update(raw)
-            handle.write(raw)
-    return digest.hexdigest()
+            return digest_parts(header, data)
+        # hash the blocks on the other cores while this thread writes the same memory
+        future = hash_pool().submit(digest_parts, header, data)
+        handle.write(header)
+        handle.write(data)
+        return future.result()
+    hasher = BlockHasher()  # strided views: copy in blocks, as np.save does, instead of one full-size copy
+    hasher.update(header)
+    handle.write(header)
+    block = max(16 * 1024 * 1024 // max(arr.itemsize, 1), 1)
+    flags: Any = ["external_loop", "buffered", "zerosize_ok"]
+    chunks: Any = np.nditer(arr, flags=flags, buffersize=block, order="C")
+    for chunk in chunks:
+        raw = chunk.tobytes("C")
+        hasher.update(raw)
+        handle.write(raw)
+    return hasher.hexdigest()
 
 
 def _numeric_stats(arr: np.ndarray) -> dict[str, Any]:

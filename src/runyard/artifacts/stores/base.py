@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterator
 from typing import IO, Any
 
+from runyard.artifacts.hashing import BLOCK_BYTES, BlockHasher
+
 
 class ArtifactStore(abc.ABC):
     """Files under ``root``; paths given to methods are full URIs below it."""
@@ -67,15 +69,17 @@ class ArtifactStore(abc.ABC):
         self.remove(uri)
 
     def hash_folder(self, uri: str, *, known_hashes: dict[str, str]) -> tuple[str, int]:
-        """sha256 over the sorted (relative path, file sha256) pairs of a folder: its content address."""
+        """sha256 over the sorted (relative path, file digest) pairs of a folder: its content address.
+
+        File digests are those of :mod:`runyard.artifacts.hashing` (plain sha256 below 8 MiB)."""
         manifest = hashlib.sha256()
         total = 0
         for rel in self.walk_files(uri):
             digest = known_hashes.get(rel)
             with self.open(f"{uri}/{rel}", "rb") as handle:
                 if digest is None:
-                    file_hash = hashlib.sha256()
-                    while chunk := handle.read(8 * 1024 * 1024):
+                    file_hash = BlockHasher()
+                    while chunk := handle.read(BLOCK_BYTES):
                         file_hash.update(chunk)
                         total += len(chunk)
                     digest = file_hash.hexdigest()

@@ -1,7 +1,7 @@
-"""Benchmark (not a test; pytest skips it): NumpyMaterializer save + finalize + load of a 100 MiB float64
+"""Benchmark: NumpyMaterializer save + finalize + load of a 100 MiB float64
 array, against a raw ``np.save`` + ``np.load``, on a fresh folder each round. Prints the ratio.
 
-    .venv/bin/python tests/artifacts/bench_numpy_100mib.py [--touch] [--rounds=15] [--dir=/tmp]
+    .venv/bin/python benchmarks/numpy_artifact_bench.py [--touch] [--rounds=15] [--dir=/tmp]
 
 ``--touch`` sums the loaded array, so a lazily mapped load pays for reading its pages too.
 """
