@@ -25,13 +25,13 @@ class RunyardError(Exception):
         return f"{self.message} {self.hint}".strip() if self.hint else self.message
 
 
-class NotFound(RunyardError):  # noqa: N818 - domain name, mirrors the HTTP meaning
+class NotFound(RunyardError):
     """The entity asked for does not exist (HTTP 404)."""
 
     code = "not_found"
 
 
-class Conflict(RunyardError):  # noqa: N818
+class Conflict(RunyardError):
     """The write collides with stored state, e.g. a duplicate name (HTTP 409)."""
 
     code = "conflict"
@@ -43,19 +43,19 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
-class PermissionDenied(RunyardError):  # noqa: N818
+class PermissionDenied(RunyardError):
     """The caller is known but may not do this (HTTP 403)."""
 
     code = "permission_denied"
 
 
-class Unauthenticated(RunyardError):  # noqa: N818
+class Unauthenticated(RunyardError):
     """The caller could not be identified (HTTP 401)."""
 
     code = "unauthenticated"
 
 
-class InvalidInput(RunyardError):  # noqa: N818
+class InvalidInput(RunyardError):
     """The request or the user's code is malformed (HTTP 422 / a CLI message)."""
 
     code = "invalid_input"
@@ -79,7 +79,7 @@ class ArtifactError(RunyardError):
     code = "artifact_error"
 
 
-class StepFailed(RunyardError):  # noqa: N818
+class StepFailed(RunyardError):
     """A step raised; ``user_traceback`` holds the user's frames only."""
 
     code = "step_failed"

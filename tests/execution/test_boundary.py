@@ -32,7 +32,8 @@ def test_user_frames_are_kept_and_the_error_is_last() -> None:
 def test_the_package_folder_is_matched_as_a_folder_not_as_a_name_prefix() -> None:
     import runyard
 
-    assert boundary._RUNYARD_DIR == os.path.join(os.path.dirname(os.path.abspath(runyard.__file__)), "")
+    package_dir = os.path.join(os.path.dirname(os.path.abspath(runyard.__file__)), "")
+    assert package_dir == boundary._RUNYARD_DIR
     assert boundary._RUNYARD_DIR.endswith(os.sep)  # ".../runyard_examples/x.py" does not start with it
 
 

@@ -98,7 +98,7 @@ def test_raise_for_status_carries_the_user_traceback() -> None:
     with pytest.raises(StepFailed) as info:
         run.raise_for_status()
     assert "in _user_helper" in info.value.user_traceback
-    assert branching.with_options(continue_on_failure=True).func is branching.func
+    assert "explode" in info.value.message
 
 
 def test_earlier_artifacts_still_load_after_a_later_failed_run() -> None:

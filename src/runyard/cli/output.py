@@ -39,7 +39,9 @@ def dump(model: Any) -> Any:
     return model
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str = "Nothing yet.") -> None:
+def print_table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str = "Nothing yet."
+) -> None:
     if not rows:
         console.print(f"[dim]{empty}[/dim]")
         return

@@ -97,7 +97,10 @@ def register_component(
     flavor: str = typer.Option(..., "--flavor", "-f", help="e.g. local, local_parallel."),
     config: list[str] = typer.Option([], "--config", "-c", help="KEY=VALUE (JSON values allowed), repeatable."),
 ) -> None:
-    """Register a component, e.g. `runyard stack component register orchestrator par -f local_parallel -c max_workers=4`."""
+    """Register a component.
+
+    e.g. `runyard stack component register orchestrator par -f local_parallel -c max_workers=4`.
+    """
     with friendly_errors():
         from runyard import Client
         from runyard.stack.flavors import load_flavor

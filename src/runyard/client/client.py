@@ -61,7 +61,9 @@ class Client:
         return self.api.get_pipeline(str(name_or_id))
 
     # artifacts ----------------------------------------------------------------------------------
-    def list_artifacts(self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> ResultPage[s.ArtifactRead]:
+    def list_artifacts(
+        self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> ResultPage[s.ArtifactRead]:
         page = self.api.list_artifacts(PageRequest(limit=limit, cursor=cursor))
         return ResultPage(page.items, page.next_cursor)
 
@@ -124,5 +126,6 @@ def _uuid(value: uuid.UUID | str, what: str) -> uuid.UUID:
     except ValueError:
         from runyard.exceptions import InvalidInput
 
-        raise InvalidInput(f"{value!r} is not a {what} id.", hint="Ids look like 1b4e28ba-2fa1-11d2-883f-0016d3cca427.")\
-            from None
+        raise InvalidInput(
+            f"{value!r} is not a {what} id.", hint="Ids look like 1b4e28ba-2fa1-11d2-883f-0016d3cca427."
+        ) from None

@@ -156,7 +156,7 @@ class StepRunner:
                 outputs = self._save_outputs(job, step, result, ctx)
                 break
             except Exception as exc:
-                if attempt > spec.retry.max_retries or isinstance(exc, ArtifactError) and _is_ours(exc):
+                if attempt > spec.retry.max_retries or (isinstance(exc, ArtifactError) and _is_ours(exc)):
                     return self._fail(step, step_run, exc, attempt, ctx)
                 wait = spec.retry.wait_before(attempt)
                 print(f"[runyard] step {spec.invocation_id!r} failed ({short_error(exc)}); retry {attempt} of "
@@ -192,7 +192,8 @@ class StepRunner:
             check_output_type(value, d.annotation, where=where)
             saved.append(
                 save_artifact(
-                    value, annotation=d.annotation, artifact_name=_artifact_name(job, d.name, d.annotation), output_name=d.name,
+                    value, annotation=d.annotation, artifact_name=_artifact_name(job, d.name, d.annotation),
+                    output_name=d.name,
                     store=self.store, extra_metadata=ctx.pending_output_metadata.get(d.name),
                 )
             )

@@ -11,7 +11,7 @@ from runyard.schemas.artifacts import (
     ArtifactVersionRead,
     LineageRead,
 )
-from runyard.schemas.base import Page, SCHEMA_VERSION
+from runyard.schemas.base import SCHEMA_VERSION, Page
 from runyard.schemas.metadata import MetadataCreate, ResourceType
 from runyard.schemas.pipelines import (
     PipelineCreate,

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from runyard.schemas.base import Entity, PageRequest, Schema
 from runyard.schemas.status import RunStatus
+
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def _not_a_number(value: Any) -> Any:
+    """pydantic would read a bare number as a Unix timestamp (``0.5`` -> 1970); filters take ISO 8601."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise ValueError("expected an ISO 8601 time such as 2024-05-01T12:00:00Z")
+    return value
+
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_not_a_number)]
 
 
 class RunCreate(Schema):
@@ -51,5 +64,5 @@ class RunFilter(PageRequest):
     status: RunStatus | None = None
     tag: str | None = Field(default=None, max_length=200)
     name_contains: str | None = Field(default=None, max_length=200)
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: IsoDatetime | None = None
+    created_before: IsoDatetime | None = None

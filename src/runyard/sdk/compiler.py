@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from runyard.exceptions import PipelineDefinitionError
-from runyard.sdk.spec import InputSpec, OutputSpec, PipelineSpec, StepSpec
 from runyard.sdk.signature import type_name
+from runyard.sdk.spec import InputSpec, OutputSpec, PipelineSpec, StepSpec
 
 if TYPE_CHECKING:
     from runyard.sdk.step import Step
@@ -141,7 +141,9 @@ class PipelineBuilder:
         outs = [StepOutput(self, invocation_id, o.name) for o in sig.outputs]
         return StepOutputs(outs) if sig.multiple else outs[0]
 
-    def _bind(self, step: Step[Any, Any], invocation_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _bind(
+        self, step: Step[Any, Any], invocation_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         import inspect
 
         try:
@@ -229,7 +231,9 @@ class PipelineBuilder:
             )
         return PipelineSpec(name=self.name, steps=tuple(_topological(specs)), parameters=parameters)
 
-    def _check_complete(self, step: Step[Any, Any], inv: str, inputs: dict[str, InputSpec], params: dict[str, Any]) -> None:
+    def _check_complete(
+        self, step: Step[Any, Any], inv: str, inputs: dict[str, InputSpec], params: dict[str, Any]
+    ) -> None:
         for p in step.signature.parameters:
             if p.name not in inputs and p.name not in params and p.default is p.empty:
                 raise PipelineDefinitionError(

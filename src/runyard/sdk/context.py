@@ -65,12 +65,14 @@ def log_metadata(
     version this step produces as ``model``. Anywhere: pass ``run_id``, ``step_run_id`` or
     ``artifact_version_id``.
     """
+    from runyard.jsonsafe import json_safe
     from runyard.sdk.compiler import check_json_parameter
 
     if not isinstance(metadata, dict):
         raise RunyardError("log_metadata takes a dict of key/values.", hint='e.g. log_metadata({"accuracy": 0.9})')
-    for key, value in metadata.items():
-        check_json_parameter(value, f"Metadata value {key!r}")
+    metadata = {
+        key: check_json_parameter(json_safe(value), f"Metadata value {key!r}") for key, value in metadata.items()
+    }
     ctx = _context.get()
     targets = [x is not None for x in (run_id, step_run_id, artifact_version_id)]
     if any(targets):

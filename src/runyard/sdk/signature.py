@@ -60,7 +60,9 @@ def _outputs(ret: Any, step_name: str) -> tuple[tuple[OutputDef, ...], bool]:
         args = typing.get_args(ret)
         named = [annotated_name(a) for a in args]
         if args and Ellipsis not in args and any(n is not None for n in named):
-            outs = tuple(OutputDef(n or f"{DEFAULT_OUTPUT}_{i}", a) for i, (n, a) in enumerate(zip(named, args, strict=True)))
+            outs = tuple(
+                OutputDef(n or f"{DEFAULT_OUTPUT}_{i}", a) for i, (n, a) in enumerate(zip(named, args, strict=True))
+            )
             names = [o.name for o in outs]
             if len(set(names)) != len(names):
                 raise PipelineDefinitionError(

@@ -26,7 +26,7 @@ Hook = Callable[..., Any]
 class StepOptions:
     name: str
     enable_cache: bool | None = None
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     on_failure: Hook | None = None
     on_success: Hook | None = None
     output_materializers: dict[str, str] = dataclasses.field(default_factory=dict)

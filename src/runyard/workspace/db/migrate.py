@@ -87,10 +87,17 @@ def _create_fresh(conn: Connection) -> None:
     Equivalent to running every migration (a test compares the two), without importing Alembic: the
     first run on a new machine stays fast.
     """
+    from sqlalchemy.orm import Session
+
     from runyard.workspace.db.models import Base
+    from runyard.workspace.services.stacks import ensure_default_stack
 
     with conn.begin():
         Base.metadata.create_all(conn)
+        # seeded in the same transaction: a process that sees the schema stamped also sees the default stack
+        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+            ensure_default_stack(session)
+            session.flush()
         conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
         conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": HEAD_REVISION})
 

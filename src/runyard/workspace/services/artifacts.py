@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import NotFound
+from runyard.jsonsafe import json_safe
 from runyard.schemas.artifacts import (
     ArtifactRead,
     ArtifactVersionCreate,
@@ -60,7 +61,7 @@ def register_version(
             data_type=version.data_type,
             artifact_store_id=version.artifact_store_id,
             producer_step_run_id=producer_step_run_id,
-            metadata_json=version.metadata,
+            metadata_json=json_safe(version.metadata),
             created=utcnow(),
         ),
     )

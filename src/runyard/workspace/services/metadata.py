@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import InvalidInput, NotFound
+from runyard.jsonsafe import json_safe
 from runyard.schemas.metadata import MetadataCreate, ResourceType
 from runyard.workspace.db.models import ArtifactVersionRow, MetadataRow, RunRow, StepRunRow
 from runyard.workspace.db.types import utcnow
@@ -32,6 +33,7 @@ def add_metadata(session: Session, *, metadata: MetadataCreate) -> None:
 def put_metadata(session: Session, resource_type: ResourceType, resource_id: uuid.UUID, values: dict[str, Any]) -> None:
     if not values:
         return
+    values = {key: json_safe(value) for key, value in values.items()}
     for key, value in values.items():
         _check_value(key, value)
     model = _ROW_OF[resource_type]

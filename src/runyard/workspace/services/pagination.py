@@ -13,7 +13,6 @@ from sqlalchemy.orm import InstrumentedAttribute
 from runyard.exceptions import InvalidInput
 
 
-
 def encode_cursor(created: datetime, row_id: uuid.UUID) -> str:
     raw = f"{created.isoformat()}|{row_id.hex}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
