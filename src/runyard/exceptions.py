@@ -77,6 +77,8 @@ class ArtifactError(RunyardError):
     """An artifact cannot be saved or loaded (missing file, type mismatch, version mismatch)."""
 
     code = "artifact_error"
+    #: True when trying the step again cannot help (files gone, wrong output type): no retries.
+    permanent = False
 
 
 class StepFailed(RunyardError):

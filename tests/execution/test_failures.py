@@ -243,3 +243,31 @@ def test_missing_artifact_file_on_load_names_the_artifact() -> None:
     assert info.value.hint
     with pytest.raises(ArtifactError, match="source_values"):
         Client().get_artifact_version("source_values").load()
+
+
+def test_wrong_output_type_and_unknown_output_metadata_are_not_retried() -> None:
+    from runyard import log_metadata, pipeline, step
+
+    calls: list[int] = []
+
+    @step(retries=3)
+    def wrong_type() -> int:
+        calls.append(1)
+        return "not an int"  # type: ignore[return-value]
+
+    @step(retries=3)
+    def typo_metadata() -> int:
+        calls.append(2)
+        log_metadata({"x": 1}, output="nope")
+        return 1
+
+    @pipeline(continue_on_failure=True, enable_cache=False)
+    def permanent() -> None:
+        wrong_type()
+        typo_metadata()
+
+    run = permanent()
+    assert run.status == "failed"
+    assert calls.count(1) == 1 and calls.count(2) == 1
+    assert "annotated int" in (run.steps["wrong_type"].data.error or "")
+    assert "output 'nope', which it does not have" in (run.steps["typo_metadata"].data.error or "")

@@ -54,13 +54,25 @@ def load_artifact(version: ArtifactVersionRead, *, data_type: type | None = None
                   store: ArtifactStore | None = None) -> Any:
     store = store or store_for(version, api)
     if not store.artifact_exists(version.uri):
-        raise ArtifactError(
+        raise MissingArtifactFiles(
             f"The files of artifact {version.name!r} version {version.version} are missing at {version.uri}.",
             hint="They were deleted from the artifact store; re-run the step that produced it (with caching "
             "off if needed) to recreate it.",
         )
     materializer = materializer_class(version.materializer)(store)
     return materializer.load(data_type, version.uri)
+
+
+class OutputTypeError(ArtifactError):
+    """A step's output does not match its annotation: the same code would return the same thing again."""
+
+    permanent = True
+
+
+class MissingArtifactFiles(ArtifactError):
+    """The stored files of an artifact version are gone; running the consumer again cannot help."""
+
+    permanent = True
 
 
 def store_for(version: ArtifactVersionRead, api: WorkspaceAPI | None) -> ArtifactStore:
@@ -94,11 +106,11 @@ def check_output_type(value: Any, annotation: Any, *, where: str) -> None:
         options = [type(None) if a is None else a for a in options]
         if any(isinstance(o, type) and _matches(value, o) for o in options):
             return
-        raise ArtifactError(f"{where} returned {type(value).__name__}, but is annotated {annotation!r}.",
+        raise OutputTypeError(f"{where} returned {type(value).__name__}, but is annotated {annotation!r}.",
                             hint="Return a value of the annotated type, or fix the annotation.")
     target = origin if isinstance(origin, type) else expected
     if isinstance(target, type) and not _matches(value, target):
-        raise ArtifactError(
+        raise OutputTypeError(
             f"{where} returned {type(value).__name__}, but is annotated {getattr(target, '__name__', target)}.",
             hint="Return a value of the annotated type, or fix the return annotation.",
         )

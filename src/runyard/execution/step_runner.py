@@ -156,7 +156,7 @@ class StepRunner:
                 outputs = self._save_outputs(job, step, result, ctx)
                 break
             except Exception as exc:
-                if attempt > spec.retry.max_retries or (isinstance(exc, ArtifactError) and _is_ours(exc)):
+                if attempt > spec.retry.max_retries or (isinstance(exc, ArtifactError) and exc.permanent):
                     return self._fail(step, step_run, exc, attempt, ctx)
                 wait = spec.retry.wait_before(attempt)
                 print(f"[runyard] step {spec.invocation_id!r} failed ({short_error(exc)}); retry {attempt} of "
@@ -186,6 +186,13 @@ class StepRunner:
             values = list(result)
         else:
             values = [result]
+        unknown = set(ctx.pending_output_metadata) - {d.name for d in defs}
+        if unknown:
+            raise _OutputError(
+                f"Step {spec.invocation_id!r} logged metadata for output {sorted(unknown)[0]!r}, "
+                "which it does not have.",
+                hint=f"Its outputs are: {', '.join(d.name for d in defs)}.",
+            )
         saved = []
         for d, value in zip(defs, values, strict=True):
             where = f"Step {spec.invocation_id!r} output {d.name!r}"
@@ -213,9 +220,7 @@ class StepRunner:
 class _OutputError(ArtifactError):
     """A step returned values that do not match its outputs: retrying would not help."""
 
-
-def _is_ours(exc: Exception) -> bool:
-    return isinstance(exc, _OutputError) or "annotated" in str(exc)
+    permanent = True
 
 
 def _headline(exc: Exception) -> str:
