@@ -95,9 +95,7 @@ class LogCapture:
         self.writer = writer
         self.echo = echo
         self.interval = interval
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="runyard-log-flusher", daemon=True)
         self._handler = _Handler()
         self._saved: tuple[Any, Any, int] | None = None
         self._tees: dict[str, _Tee] = {}
@@ -119,7 +117,7 @@ class LogCapture:
         if root.level > logging.INFO or root.level == logging.NOTSET:
             root.setLevel(logging.INFO)  # INFO records of the step's loggers reach the handler
         self._window_start = time.time()
-        self._thread.start()
+        _flusher().add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -130,17 +128,9 @@ class LogCapture:
         for handler in self._outer_handlers:
             root.addHandler(handler)
         root.setLevel(level)
-        self._stop.set()
-        self._thread.join()
+        _flusher().remove(self)
         self.drain(final=True)
         self.writer.close()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.drain(final=False)
-            except Exception as exc:  # never let a storage hiccup kill the step
-                print(f"[runyard] could not store logs: {exc}", file=sys.__stderr__)
 
     def _swap(self) -> list[tuple[float, str, list[str]]]:
         """Takes what the tees and the handler collected since the last swap."""
@@ -188,6 +178,52 @@ class LogCapture:
             for text, count in out:
                 self.writer.append(text, count)
             self.writer.flush()
+
+
+class _Flusher:
+    """One thread drains every active capture each interval: starting a thread per step would cost more
+    than a short step itself."""
+
+    def __init__(self) -> None:
+        self._captures: set[LogCapture] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, capture: LogCapture) -> None:
+        with self._lock:
+            self._captures.add(capture)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="runyard-log-flusher", daemon=True)
+                self._thread.start()
+
+    def remove(self, capture: LogCapture) -> None:
+        with self._lock:
+            self._captures.discard(capture)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                captures = list(self._captures)
+            interval = min((c.interval for c in captures), default=FLUSH_INTERVAL_S)
+            time.sleep(interval)
+            for capture in captures:
+                try:
+                    capture.drain(final=False)
+                except Exception as exc:  # never let a storage hiccup kill the step
+                    print(f"[runyard] could not store logs: {exc}", file=sys.__stderr__)
+
+
+_FLUSHER: _Flusher | None = None
+_FLUSHER_LOCK = threading.Lock()
+
+
+def _flusher() -> _Flusher:
+    global _FLUSHER
+    with _FLUSHER_LOCK:
+        if _FLUSHER is None:
+            _FLUSHER = _Flusher()
+        return _FLUSHER
 
 
 def _unwrap(stream: Any) -> Any:

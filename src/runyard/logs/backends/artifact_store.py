@@ -32,6 +32,9 @@ class ArtifactStoreLogBackend(LogBackend):
     def open_writer(self, run_id: uuid.UUID, key: str) -> ChunkWriter:
         return ChunkWriter(self.store, self.folder(run_id, key))
 
+    def is_empty(self, run_id: uuid.UUID, key: str) -> bool:
+        return not self.store.exists(self.folder(run_id, key))
+
     def read(self, run_id: uuid.UUID, key: str, *, offset: int = 0, limit: int = 1000) -> LogRange:
         folder = self.folder(run_id, key)
         if not self.store.exists(folder):
@@ -78,7 +81,7 @@ class ChunkWriter:
     def __init__(self, store: ArtifactStore, folder: str) -> None:
         self.store = store
         self.folder = folder
-        self.store.makedirs(folder)
+        self._created = False  # the folder appears with the first line: a silent step costs no file I/O
         self.lines = 0
         self._chunk_start = 0
         self._chunk_bytes = 0
@@ -100,6 +103,9 @@ class ChunkWriter:
     def flush(self) -> None:
         if not self._pending:
             return
+        if not self._created:
+            self.store.makedirs(self.folder)
+            self._created = True
         uri = f"{self.folder}/{self._chunk_start:012d}.ndjson"
         if self._local:
             with self.store.open(uri, "ab") as handle:
@@ -113,5 +119,7 @@ class ChunkWriter:
 
     def close(self) -> None:
         self.flush()
+        if not self._created:
+            return  # nothing was written; readers learn the log is complete from the step's status
         with self.store.open(f"{self.folder}/{_DONE}", "wb") as handle:
             handle.write(str(self.lines).encode())

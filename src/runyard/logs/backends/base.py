@@ -38,6 +38,10 @@ class LogBackend(abc.ABC):
     def open_writer(self, run_id: uuid.UUID, key: str) -> LogWriter:
         """A writer for the log of step run ``key`` (its id) or :data:`RUN_KEY` in run ``run_id``."""
 
+    def is_empty(self, run_id: uuid.UUID, key: str) -> bool:
+        """True when nothing at all was stored for this log (not even an empty, closed one)."""
+        return False
+
     @abc.abstractmethod
     def read(self, run_id: uuid.UUID, key: str, *, offset: int = 0, limit: int = 1000) -> LogRange:
         """Lines ``offset`` .. ``offset + limit`` without loading the rest of the log."""

@@ -12,7 +12,7 @@ from runyard.exceptions import Conflict, InvalidInput, NotFound
 from runyard.logs.backends.base import RUN_KEY, LogBackend
 from runyard.logs.records import LEVELS
 from runyard.schemas.logs import LogAppend, LogLineRead, LogPage, LogQuery, LogStreamRead
-from runyard.schemas.status import RunStatus
+from runyard.schemas.status import RunStatus, StepStatus
 from runyard.workspace.db import tables as t
 from runyard.workspace.db.engine import Database
 from runyard.workspace.db.models import LogLineRow, LogStreamRow
@@ -26,13 +26,17 @@ MAX_SCAN_LINES = 50_000
 def read_logs(session: Session, *, run_id: uuid.UUID, query: LogQuery) -> LogPage:
     run = run_row(session, run_id)
     key = RUN_KEY
+    finished = RunStatus(run.status).is_finished
     if query.step is not None:
         found = session.execute(
-            select(t.step_runs.c.id).where(t.step_runs.c.run_id == run_id, t.step_runs.c.invocation_id == query.step)
+            select(t.step_runs.c.id, t.step_runs.c.status).where(
+                t.step_runs.c.run_id == run_id, t.step_runs.c.invocation_id == query.step
+            )
         ).first()
         if found is None:
             raise NotFound(f"Run {run_id} has no step {query.step!r}.", hint="`runyard run show RUN` lists its steps.")
         key = str(found.id)
+        finished = StepStatus(found.status).is_finished
     if _log_flavor(session, run.stack_id) == "database":
         return _read_database(session, run_id, key, query)
     backend = backend_for_stack(session, run.stack_id)
@@ -59,6 +63,8 @@ def read_logs(session: Session, *, run_id: uuid.UUID, query: LogQuery) -> LogPag
         complete = chunk.complete
         if not chunk.lines or len(lines) >= query.limit:
             break
+    if not complete and finished and query.offset == 0 and not lines and backend.is_empty(run_id, key):
+        complete = True  # a finished step that printed nothing leaves no files behind
     return LogPage(lines=lines, next_offset=offset, complete=complete and len(lines) < query.limit, step=query.step)
 
 

@@ -43,7 +43,7 @@ _FIND_STEP = select(_sr.id).where(
 _RUN_PIPELINE = select(t.runs.c.pipeline_id).where(t.runs.c.id == bindparam("rid"))
 _INSERT_STEP = insert(t.step_runs)
 _INSERT_EDGES = insert(t.edges)
-_LOCK_STEP = select(_sr.status, _sr.started).where(_sr.id == bindparam("sid")).with_for_update()
+_LOCK_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid")).with_for_update()
 _UPDATE_STEP = update(t.step_runs).where(_sr.id == bindparam("sid"))
 _OUTPUT_NAMES = select(t.edges.c.name).where(t.edges.c.step_run_id == bindparam("sid"), t.edges.c.kind == "output")
 _GET_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid"))
@@ -72,29 +72,27 @@ def create_step_run(session: Session, *, step: StepRunCreate) -> StepRunRead:
     if pipeline_id is None:
         raise NotFound(f"No run with id {step.run_id}.", hint="Create the run before its steps.")
     now = utcnow()
-    conn.execute(
-        _INSERT_STEP,
-        dict(
-            id=step_id,
-            run_id=step.run_id,
-            pipeline_id=pipeline_id,
-            invocation_id=step.invocation_id,
-            step_name=step.step_name,
-            status=str(step.status),
-            parameters=step.parameters,
-            source_hash=step.source_hash,
-            cache_key=step.cache_key,
-            cache_parts=step.cache_parts,
-            original_step_run_id=step.original_step_run_id,
-            attempts=1,
-            metadata_json={},
-            created=now,
-            started=now if step.status != StepStatus.PENDING else None,
-            ended=now if step.status.is_finished else None,
-            error=None,
-            traceback=None,
-        ),
+    row = dict(
+        id=step_id,
+        run_id=step.run_id,
+        pipeline_id=pipeline_id,
+        invocation_id=step.invocation_id,
+        step_name=step.step_name,
+        status=str(step.status),
+        parameters=step.parameters,
+        source_hash=step.source_hash,
+        cache_key=step.cache_key,
+        cache_parts=step.cache_parts,
+        original_step_run_id=step.original_step_run_id,
+        attempts=1,
+        metadata_json={},
+        created=now,
+        started=now if step.status != StepStatus.PENDING else None,
+        ended=now if step.status.is_finished else None,
+        error=None,
+        traceback=None,
     )
+    conn.execute(_INSERT_STEP, row)
     links = [
         {"step_run_id": step_id, "kind": "input", "name": name, "artifact_version_id": version_id}
         for name, version_id in step.inputs.items()
@@ -104,7 +102,8 @@ def create_step_run(session: Session, *, step: StepRunCreate) -> StepRunRead:
     ]
     if links:
         conn.execute(_INSERT_EDGES, links)
-    return get_step_run(session, step_run_id=step_id)
+    # the row is what we just wrote: build the answer from it, reading only the artifact links back
+    return reads_from_rows(session, [_Row(row)])[0]
 
 
 def update_step_run(session: Session, *, step_run_id: uuid.UUID, update: StepRunUpdate) -> StepRunRead:
@@ -136,7 +135,8 @@ def update_step_run(session: Session, *, step_run_id: uuid.UUID, update: StepRun
         _register_outputs(session, step_run_id, update.new_outputs)
     if update.metadata:
         put_metadata(session, ResourceType.STEP_RUN, step_run_id, update.metadata)
-    return get_step_run(session, step_run_id=step_run_id)
+        return get_step_run(session, step_run_id=step_run_id)
+    return reads_from_rows(session, [_Row({**current._asdict(), **values})])[0]
 
 
 def _register_outputs(session: Session, step_run_id: uuid.UUID, versions: list[ArtifactVersionCreate]) -> None:
@@ -202,6 +202,13 @@ def lookup_cache(session: Session, *, lookup: CacheLookup) -> CacheLookupResult:
         .limit(1)
     )
     return CacheLookupResult(previous_parts=previous)
+
+
+class _Row:
+    """Attribute access over a dict, so rows built in memory read like fetched ones."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
 def reads_from_rows(session: Session, rows: list[Any]) -> list[StepRunRead]:
