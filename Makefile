@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint typecheck unit bench clean services
+.PHONY: install demo test lint typecheck unit bench clean services browser
 
 install: $(STAMP)
 
@@ -26,14 +26,18 @@ services:
 	@pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null || \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 
+# Browser tests drive Debian's Chromium headless (never a downloaded browser build).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks examples
 
 typecheck: install
 	$(VENV)/bin/mypy src/runyard
 
-unit: install services
-	$(VENV)/bin/pytest tests -p no:cacheprovider
+unit: install services browser
+	$(VENV)/bin/pytest tests -q -n 2 -p no:cacheprovider
 
 test: lint typecheck unit
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,6 +48,61 @@ class Settings(BaseSettings):
     server_max_body_bytes: int = Field(
         default=10 * 1024 * 1024, description="Largest request body the Workspace Server accepts (413 above)."
     )
+
+    # --- authentication and the control plane (runyard.control_plane) ---
+    auth: Literal["none", "control_plane", "all_in_one"] = Field(
+        default="none",
+        description="`control_plane`: every workspace API and dashboard route requires a token signed by the "
+        "control plane at RUNYARD_CONTROL_PLANE_URL (or an API key); `all_in_one`: the same, with the control "
+        "plane served by this very process (`runyard up --admin-email ...`); `none`: the local single user, "
+        "loopback only.",
+    )
+    control_plane_url: str | None = Field(
+        default=None, description="Control plane URL a Workspace Server fetches keys (JWKS) and revocations from."
+    )
+    workspace_audience: str | None = Field(
+        default=None, description="The `aud` this Workspace Server accepts in tokens (registered in the control plane)."
+    )
+    control_plane_database_url: str | None = Field(
+        default=None, description="Control-plane database (default: SQLite `control-plane.db` in home)."
+    )
+    control_plane_issuer: str = Field(default="runyard-control-plane", description="`iss` of issued tokens.")
+    control_plane_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts the token-signing keys at rest and signs browser cookies (default: a random key "
+        "kept in home/control-plane.secret, mode 0600).",
+    )
+    access_token_ttl_s: int = Field(default=600, ge=30, le=900, description="Lifetime of an access token (<= 15 min).")
+    refresh_token_ttl_s: int = Field(default=30 * 86400, description="Lifetime of a login (refresh token) session.")
+    workload_token_ttl_s: int = Field(
+        default=24 * 3600, description="Longest life of a run's workload token (it also ends when the run ends)."
+    )
+    jwks_min_refresh_s: float = Field(
+        default=10.0, description="A workspace refetches the JWKS on an unknown `kid` at most this often."
+    )
+    revocation_poll_s: float = Field(
+        default=30.0, description="How often a workspace polls the control plane's revocation list."
+    )
+    audit_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key of a service account with `audit:create`: a split Workspace Server forwards its audit "
+        "events to the control plane with it (without it they go to the `runyard.audit` logger).",
+    )
+    password_hash_memory_kib: int = Field(
+        default=65536, ge=8192, description="argon2id memory cost of password hashes (RFC 9106: 64 MiB)."
+    )
+    password_hash_time_cost: int = Field(default=3, ge=1, description="argon2id passes over that memory.")
+    admin_email: str | None = Field(default=None, description="First admin created by `runyard up` if none exists.")
+    admin_password: SecretStr | None = Field(default=None, description="Password of that first admin.")
+    oidc_issuer: str | None = Field(default=None, description="OpenID Connect provider for SSO (its issuer URL).")
+    oidc_client_id: str | None = Field(default=None, description="Client id registered at the SSO provider.")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="Client secret at the SSO provider.")
+    oidc_teams_claim: str = Field(default="groups", description="ID-token claim whose values name teams to join.")
+    oidc_org: str = Field(default="default", description="Organization SSO users are provisioned into.")
+
+    @property
+    def control_plane_db_url(self) -> str:
+        return self.control_plane_database_url or f"sqlite:///{self.home_path / 'control-plane.db'}"
 
     @property
     def home_path(self) -> Path:

@@ -33,7 +33,16 @@ def up(
         False, NO_AUTH_FLAG, envvar="RUNYARD_I_KNOW_THERE_IS_NO_AUTH",
         help="Allow a non-loopback --host although the server has no authentication yet."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    admin_email: str | None = typer.Option(
+        None, "--admin-email", help="Serve with authentication (control plane in this process), creating this "
+        "first admin (asks for a password, or RUNYARD_ADMIN_PASSWORD)."),
 ) -> None:
+    from runyard.cli.control_plane import auth_wanted, serve_all_in_one
+
+    if auth_wanted(admin_email):  # every route then needs a token: any --host is fine
+        serve_all_in_one(host=host, port=port, database_url=database_url, workers=workers, log_level=log_level,
+                         admin_email=admin_email)
+        return
     if not is_loopback(host) and not no_auth_ok:
         err_console.print(f"[red]Error:[/red] Refusing to listen on {host}: the Workspace Server has no "
                           "authentication yet, so anyone who can reach it could read and delete every run.")
@@ -52,15 +61,22 @@ def up(
         get_settings.cache_clear()
         get_database(url)  # migrates now, once, before any worker starts
         base = f"http://{_netloc(host, port)}"
-        console.print(f"[green]Runyard Workspace Server[/green] on {base}  (database: {_redact(url)})")
-        console.print(f"  API:        {base}/api/v1   docs: {base}/docs   metrics: {base}/metrics")
-        console.print(f"  Dashboard:  {base}/")
-        console.print(f"  Use it:     runyard login {base}   (or RUNYARD_URL={base})")
+        for line in (  # soft_wrap: a URL broken over two lines cannot be copied
+            f"[green]Runyard Workspace Server[/green] on {base}  (database: {_redact(url)})",
+            f"  API:        {base}/api/v1   docs: {base}/docs   metrics: {base}/metrics",
+            f"  Dashboard:  {base}/",
+            f"  Use it:     runyard login {base}   (or RUNYARD_URL={base})",
+        ):
+            console.print(line, soft_wrap=True)
         uvicorn.run("runyard.workspace.app:create_app", factory=True, host=host, port=port, workers=workers,
                     log_level=log_level, proxy_headers=False, server_header=False)
 
 
-def login(url: str = typer.Argument(..., help="Server URL, e.g. http://127.0.0.1:8080.")) -> None:
+def login(
+    url: str = typer.Argument(..., help="Server URL, e.g. http://127.0.0.1:8080."),
+    password: bool = typer.Option(False, "--password", help="Sign in with email and password instead of a browser."),
+    email: str | None = typer.Option(None, "--email", help="Email for --password (asked if missing)."),
+) -> None:
     with friendly_errors():
         from runyard.client import connection
         from runyard.client.config import ClientConfig
@@ -72,6 +88,9 @@ def login(url: str = typer.Argument(..., help="Server URL, e.g. http://127.0.0.1
             info = transport.health()
         finally:
             transport.close()
+        from runyard.cli.control_plane import sign_in
+
+        sign_in(transport.url, use_password=password, email=email)  # if the server requires a login
         config = ClientConfig.load()
         config.url = transport.url
         config.save()
@@ -85,12 +104,15 @@ def login(url: str = typer.Argument(..., help="Server URL, e.g. http://127.0.0.1
 
 def logout() -> None:
     with friendly_errors():
+        from runyard.cli.control_plane import sign_out
         from runyard.client import connection
         from runyard.client.config import ClientConfig
         from runyard.settings import get_settings
 
         config = ClientConfig.load()
         previous = config.url
+        if previous:
+            sign_out(previous)  # ends the login session and deletes the stored tokens
         config.url = None
         config.save()
         connection.reset()

@@ -10,12 +10,16 @@ from runyard.cli.output import console, friendly_errors
 
 
 def register(app: typer.Typer) -> None:
-    app.command("init", help="Create the embedded workspace (SQLite + local artifact store) and the default stack.")(init)
+    app.command(
+        "init", help="Create the embedded workspace (SQLite + local artifact store) and the default stack."
+    )(init)
     app.command("status", help="Show where the client points and whether that workspace answers.")(status)
 
 
 def init(
-    home: Path | None = typer.Option(None, "--home", help="Folder for the workspace (default: RUNYARD_HOME or ~/.runyard)."),
+    home: Path | None = typer.Option(
+        None, "--home", help="Folder for the workspace (default: RUNYARD_HOME or ~/.runyard)."
+    ),
 ) -> None:
     import os
 
@@ -33,7 +37,8 @@ def init(
         console.print(f"[green]Workspace ready[/green] at {settings.home_path}")
         console.print(f"  database:       {settings.workspace_database_url}")
         console.print(f"  artifact store: {settings.artifacts_path}")
-        console.print(f"  active stack:   {stack.name} ({', '.join(f'{t}={c.flavor}' for t, c in stack.components.items())})")
+        flavors = ", ".join(f"{t}={c.flavor}" for t, c in stack.components.items())
+        console.print(f"  active stack:   {stack.name} ({flavors})")
         console.print("Next: write a pipeline with @step/@pipeline and run it with `python your_pipeline.py`.")
 
 

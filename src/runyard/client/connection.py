@@ -18,10 +18,13 @@ def make_transport() -> Transport:
     settings = get_settings()
     url = settings.url or ClientConfig.load().url
     if url:
-        from runyard.client.http import HTTPTransport
+        from runyard.client import credentials
+        from runyard.client.http import HTTPTransport, normalize_url
 
+        login = None if settings.api_key else credentials.load(normalize_url(url))  # from `runyard login`
+        bearer = credentials.BearerSource(normalize_url(url), login) if login is not None else None
         return HTTPTransport(url, api_key=settings.api_key, timeout=settings.http_timeout_s,
-                             retries=settings.http_retries)
+                             retries=settings.http_retries, bearer=bearer)
     return InProcessTransport(settings.workspace_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 

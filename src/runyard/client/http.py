@@ -34,6 +34,8 @@ from runyard.schemas.base import SCHEMA_VERSION
 if TYPE_CHECKING:
     import httpx
 
+    from runyard.client.credentials import BearerSource
+
 SCHEMA_HEADER = "X-Runyard-Schema-Version"
 API_PREFIX = "/api/v1"
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -63,10 +65,12 @@ class HTTPTransport(Transport):
         backoff: float = 0.25,
         max_backoff: float = 8.0,
         client: httpx.Client | None = None,
+        bearer: BearerSource | None = None,
     ) -> None:
         self.url = normalize_url(url)
         self.location = self.url
         self.api_key = api_key
+        self.bearer = bearer  # a `runyard login` session: short tokens, renewed at the control plane
         self.timeout = timeout
         self.retries = max(0, retries)
         self.backoff = backoff
@@ -78,6 +82,9 @@ class HTTPTransport(Transport):
 
     # Transport -----------------------------------------------------------------------------------
     def invoke(self, op: Operation, **kwargs: Any) -> Any:
+        if getattr(op, "stream", False):
+            raise ex.InvalidInput(f"{op.id} is an event stream for browsers and curl.",
+                                  hint="Poll the range operation instead.")
         path, params, body = _request_parts(op, kwargs)
         response = self._send(op.method, API_PREFIX + path, params=params, body=body, idempotent_delete=(
             op.method == "DELETE"))
@@ -91,7 +98,7 @@ class HTTPTransport(Transport):
     def for_new_process(self) -> Transport:
         # a forked worker must not share the parent's sockets
         return HTTPTransport(self.url, self.api_key, self.timeout, self.retries, backoff=self.backoff,
-                             max_backoff=self.max_backoff)
+                             max_backoff=self.max_backoff, bearer=self.bearer.copy() if self.bearer else None)
 
     def close(self) -> None:
         with self._lock:
@@ -137,8 +144,9 @@ class HTTPTransport(Transport):
 
     def _headers(self) -> dict[str, str]:
         headers = {SCHEMA_HEADER: str(SCHEMA_VERSION)}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+        token = self.bearer.token() if self.bearer is not None and not self.api_key else self.api_key
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         return headers
 
     def _send(self, method: str, path: str, *, params: dict[str, Any], body: bytes | None,
@@ -149,6 +157,7 @@ class HTTPTransport(Transport):
         if body is not None:
             headers["Content-Type"] = "application/json"
         client = self._http()
+        renewed = False
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
@@ -164,6 +173,10 @@ class HTTPTransport(Transport):
             if response.status_code == 404 and idempotent_delete and attempt > 0:
                 return None  # an earlier attempt deleted it; only its answer was lost
             _check_version(response, self.url)
+            if response.status_code == 401 and self.bearer is not None and not renewed and self.bearer.invalidate():
+                renewed = True  # the access token expired or was rotated: renew it once and resend
+                headers.update(self._headers())
+                response = client.request(method, path, params=params, content=body, headers=headers)
             if response.status_code >= 400:
                 raise _error_from(response)
             return response

@@ -16,9 +16,11 @@ import warnings
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import compile_path
 
 from runyard import __version__
 from runyard.settings import get_settings
@@ -76,35 +78,48 @@ def create_app(
     metrics = ServerMetrics(handle)
     app.state.database = handle
     app.state.metrics = metrics
+    allow_index = []
     for router in routers():
         app.include_router(router, prefix=API_PREFIX)
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.include_in_schema:
+                allow_index.append((compile_path(API_PREFIX + route.path)[0], set(route.methods or ())))
+    app.state.allow_index = allow_index  # the Allow header of 405 answers (see errors.allowed_methods)
     app.include_router(health_router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @app.get("/", include_in_schema=False)
-    def home(request: Request) -> HTMLResponse:
-        return HTMLResponse(_HOME.format(version=__version__))
+    from runyard.dashboard import router as dashboard_router
+
+    app.include_router(dashboard_router())  # the dashboard: "/" and the pages under it
 
     # the last added middleware is the outermost: metrics see every answer, 413s and 426s included
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes or settings.server_max_body_bytes)
     app.add_middleware(ProtocolMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.auth != "none":  # RUNYARD_AUTH=control_plane: a control-plane token on every route
+        from runyard.control_plane.deploy import protect_from_settings
+
+        protect_from_settings(app, settings)
     return app
 
 
 def _quiet_fastapi_alias_warning() -> None:
-    """FastAPI wraps each body/query model as ``Annotated[Model, Field(alias=name)]`` and silences pydantic's
-    "alias has no effect" warning while building it; our schemas use ``defer_build``, so pydantic builds
-    it later, on the first request, and the warning escapes once per process. It is noise: hide it."""
+    """FastAPI wraps each body or query model as ``Annotated[Model, Field(alias=name)]`` and silences
+    pydantic's "alias has no effect" warning while building it; our schemas use ``defer_build`` (fast
+    imports), so pydantic builds it later, on a route's first request, and the warning escapes. It is
+    noise (FastAPI means to silence it), so it is filtered by its exact message, nothing broader.
+    """
     try:
         from pydantic.warnings import UnsupportedFieldAttributeWarning
     except ImportError:  # pydantic < 2.12 never warns
         return
-    warnings.filterwarnings("ignore", message=r"The 'alias' attribute with value", category=UnsupportedFieldAttributeWarning)
+    warnings.filterwarnings(
+        "ignore", message=r"The 'alias' attribute with value", category=UnsupportedFieldAttributeWarning
+    )
 
 
 def reap_silent_runs(db: Database, *, timeout: timedelta) -> list[uuid.UUID]:
@@ -126,19 +141,3 @@ async def _reap_forever(handle: DatabaseHandle, *, interval: float, timeout: flo
             await run_in_threadpool(lambda: reap_silent_runs(handle.get(), timeout=delta))
         except Exception:  # the next pass retries; a reaper that dies would leave runs "running" forever
             logger.exception("Looking for silent runs failed; retrying in %.0fs.", interval)
-
-
-_HOME = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Runyard</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;line-height:1.5}}</style>
-</head><body>
-<h1>Runyard Workspace Server</h1>
-<p>Version {version}. The dashboard is coming; until then:</p>
-<ul>
-<li><a href="/docs">API documentation</a> (try requests in the browser)</li>
-<li><a href="/openapi.json">OpenAPI document</a></li>
-<li><a href="/health">Health</a> and <a href="/metrics">Prometheus metrics</a></li>
-</ul>
-<p>Point the SDK here with <code>runyard login URL</code> or <code>RUNYARD_URL</code>.</p>
-</body></html>
-"""

@@ -147,3 +147,10 @@ def test_nan_metadata_does_not_break_reads(client: TestClient, make: Any) -> Non
     client.post("/api/v1/metadata", content=b'{"resource_type": "run", "resource_id": "%s", "values": {"loss": NaN}}'
                 % run["id"].encode(), headers={"Content-Type": "application/json"})
     assert client.get(f"/api/v1/runs/{run['id']}").status_code == 200
+
+
+def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
+    response = client.put("/api/v1/runs", json={})
+    assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
+    lookup = client.patch("/api/v1/steps/cache-lookup", json={})
+    assert lookup.status_code == 405 and lookup.headers["allow"] == "POST"

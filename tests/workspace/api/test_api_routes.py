@@ -15,8 +15,6 @@ from runyard.workspace.api.deps import Authorize
 from runyard.workspace.app import create_app
 
 API_PREFIX = "/api/v1"
-#: Routes that are not workspace operations, by design.
-NON_OPERATION_PATHS = {"/health", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/"}
 
 
 def _api_routes() -> list[tuple[str, str, str | None, APIRoute]]:

@@ -3,9 +3,8 @@
 - ``ReadSession`` / ``WriteSession``: one short transaction per request, from
   :meth:`Database.session`; committed after the route returns and *before* the response is sent
   (``scope="function"``), so a failed commit becomes an error response, never a 2xx for lost data.
-- ``CurrentPrincipal``: who is calling. Today there is no authentication, so it is always the local
-  single user; the auth issue replaces :func:`current_principal` (API keys, Control Plane tokens) and
-  nothing else.
+- ``CurrentPrincipal``: who is calling. Without authentication configured, the local single user; with
+  it (``runyard.control_plane.guard.install_auth``), the caller named by a control-plane token or API key.
 - ``Authorize("runs:write")``: the permission check each route declares. Keeping it in every route now
   means adding auth later cannot forget one (a test asserts each API route has it).
 """
@@ -15,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -88,10 +87,21 @@ class Principal:
 LOCAL_PRINCIPAL = Principal(id="local", name="local user", kind="local", permissions=frozenset({"*"}))
 
 
+class Authenticator(Protocol):
+    """What ``runyard.control_plane.guard`` installs on ``app.state.authenticator`` when auth is on."""
+
+    def principal(self, request: Request) -> Principal: ...
+
+    async def authorize(self, request: Request, principal: Principal, permission: str) -> Principal: ...
+
+
 def current_principal(request: Request) -> Principal:
-    """Identifies the caller. No auth yet: a bearer token, if sent, is ignored (`runyard up` refuses to
-    listen beyond loopback for that reason)."""
-    return LOCAL_PRINCIPAL
+    """Identifies the caller: with auth configured, from the bearer token or API key (401 without one);
+    otherwise the local single user (and `runyard up` then refuses to listen beyond loopback)."""
+    authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
+    if authenticator is None:
+        return LOCAL_PRINCIPAL
+    return authenticator.principal(request)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -103,7 +113,10 @@ class Authorize:
     def __init__(self, permission: str) -> None:
         self.permission = permission
 
-    def __call__(self, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, request: Request, principal: CurrentPrincipal) -> Principal:
+        authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
+        if authenticator is not None:  # refines write into create/update/delete, audits refusals
+            return await authenticator.authorize(request, principal, self.permission)
         if not principal.can(self.permission):
             raise PermissionDenied(
                 f"{principal.name} may not {self.permission.replace(':', ' ')}.",

@@ -12,6 +12,7 @@ request id the client can quote), never into the response, since it may hold pat
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -118,15 +119,33 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 
 def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 404:
-        message = f"No route {request.method} {request.url.path}."
-        hint: str | None = "The API lives under /api/v1; see /docs."
-    else:
-        message, hint = str(exc.detail), None
-    response = error_response(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), message, hint)
+    status, hint = exc.status_code, None
+    message = str(exc.detail)
+    if status == 404:
+        message, hint = f"No route {request.method} {request.url.path}.", "The API lives under /api/v1; see /docs."
+    elif status == 400:  # FastAPI's "error parsing the body" (e.g. not UTF-8): bad input like any other
+        status, message = 422, "The request body could not be read as JSON."
+    code = ex.InvalidInput.code if status == 422 else _HTTP_CODES.get(status, "http_error")
+    response = error_response(status, code, message, hint)
     if exc.headers:
         response.headers.update(exc.headers)
+    if status == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
     return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method of every route matching the request's path, not only those of the first route that
+    matched (one path's methods are spread over several route functions; Starlette reports just one's).
+    ``app.state.allow_index`` is built by ``create_app``: (path regex, methods) per route."""
+    index: list[tuple[re.Pattern[str], set[str]]] = getattr(request.app.state, "allow_index", [])
+    found: set[str] = set()
+    for pattern, methods in index:
+        if pattern.match(request.url.path):
+            found.update(methods)
+    return sorted(found)
 
 
 def _on_integrity_error(_request: Request, exc: Exception) -> Response:

@@ -24,7 +24,9 @@ CanRead = Annotated[Principal, Depends(Authorize("runs:read"))]
 
 
 @router.get("/runs/{run_id}/logs", operation_id="logs-read")
-def read_logs(principal: CanRead, session: ReadSession, run_id: uuid.UUID, query: Annotated[LogQuery, Query()]) -> LogPage:
+def read_logs(
+    principal: CanRead, session: ReadSession, run_id: uuid.UUID, query: Annotated[LogQuery, Query()]
+) -> LogPage:
     return service.read_logs(session, run_id=run_id, query=query)
 
 

@@ -32,13 +32,14 @@ def create_step_run(principal: CanWrite, session: WriteSession, step: StepRunCre
     return service.create_step_run(session, step=step)
 
 
-# a POST because the lookup carries a body, but it only reads
+# a POST because the lookup carries a body, but it only reads; ``{step_run_id:uuid}`` below keeps
+# "cache-lookup" from matching the step routes (a PATCH here is a 405, not a malformed id)
 @router.post("/steps/cache-lookup", operation_id="steps-cache_lookup")
 def lookup_cache(principal: CanRead, session: ReadSession, lookup: CacheLookup) -> CacheLookupResult:
     return service.lookup_cache(session, lookup=lookup)
 
 
-@router.get("/steps/{step_run_id}", operation_id="steps-get")
+@router.get("/steps/{step_run_id:uuid}", operation_id="steps-get")
 def get_step_run(principal: CanRead, session: ReadSession, step_run_id: uuid.UUID) -> StepRunRead:
     return service.get_step_run(session, step_run_id=step_run_id)
 
@@ -50,7 +51,7 @@ def list_step_runs(
     return service.list_step_runs(session, filter=filter)
 
 
-@router.patch("/steps/{step_run_id}", operation_id="steps-update")
+@router.patch("/steps/{step_run_id:uuid}", operation_id="steps-update")
 def update_step_run(
     principal: CanWrite, session: WriteSession, step_run_id: uuid.UUID, update: StepRunUpdate
 ) -> StepRunRead:

@@ -1,0 +1,57 @@
+"""Browser sessions for the dashboard in all-in-one mode: the control plane's sign-in cookie is honoured
+by the workspace it serves (same origin).
+
+The cookie (``HttpOnly``, ``SameSite=Lax``, signed) names a revocable browser session; for each one the
+workspace gets a short access token minted in-process for its own audience, with that session's id, so
+revoking the session (sign-out, or an admin) stops the dashboard too. CSRF: a cookie authenticates only
+safe requests (``GET``/``HEAD``). A cross-site form can never act with it; writes need a bearer token,
+which a browser never attaches on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from starlette.requests import Request
+
+from runyard.control_plane.core import ControlPlane
+from runyard.control_plane.services import tokens
+from runyard.control_plane.services.sessions import get_session
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+class CookieSessions:
+    """``request -> access token or None``: what :class:`~runyard.control_plane.guard.Authenticator`
+    consults when a request carries no ``Authorization`` header."""
+
+    def __init__(self, control_plane: ControlPlane, audience: str) -> None:
+        self.control_plane = control_plane
+        self.audience = audience
+        self._minted: dict[uuid.UUID, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> str | None:
+        if request.method not in SAFE_METHODS:
+            return None
+        from runyard.control_plane.api.pages import browser_user
+
+        signed_in = browser_user(request, self.control_plane)
+        if signed_in is None:
+            return None
+        _, session_id = signed_in
+        cached = self._minted.get(session_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        cp = self.control_plane
+        with cp.db.session(write=True) as session:
+            row = get_session(session, session_id=session_id)
+            token, ttl = tokens.issue_for_session(session, keyring=cp.keyring, settings=cp.token_settings, row=row,
+                                                  audience=self.audience)
+        with self._lock:
+            if len(self._minted) > 10_000:
+                self._minted.clear()
+            self._minted[session_id] = (token, time.monotonic() + max(0, ttl - 30))
+        return token

@@ -1,0 +1,1 @@
+"""One module per dashboard resource, mirroring ``workspace/api`` and ``workspace/services``."""

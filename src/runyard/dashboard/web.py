@@ -1,0 +1,222 @@
+"""What every dashboard page shares: templates, the permission aliases, security headers, error pages.
+
+Pages are server-rendered with Jinja2 autoescaping on, so a run name or a log line can never become
+markup. JavaScript lives only in static files: the Content-Security-Policy below forbids inline scripts
+and inline styles, which is what makes an escaping slip (or a hostile artifact) inert in the browser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.responses import HTMLResponse, Response
+
+from runyard import __version__
+from runyard.exceptions import InvalidInput, NotFound, PermissionDenied, RunyardError, Unauthenticated
+from runyard.workspace.api.deps import Authorize, Principal
+
+ROOT = Path(__file__).parent
+TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"
+
+#: The dashboard's own pages: scripts, styles, fetches and workers only from this server; no framing.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+    "object-src 'none'"
+)
+#: User HTML (an HTML or Markdown artifact) served for a sandboxed iframe: no scripts, no requests at
+#: all (``default-src 'none'``), a unique origin (``sandbox``), framable by the dashboard only.
+SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
+
+_COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+# Each page declares the read permission of the resource it shows, exactly as the API routes do, so
+# the control-plane issue can lock the dashboard down by changing the principal and nothing else.
+CanReadRuns = Annotated[Principal, Depends(Authorize("runs:read"))]
+CanReadPipelines = Annotated[Principal, Depends(Authorize("pipelines:read"))]
+CanReadArtifacts = Annotated[Principal, Depends(Authorize("artifacts:read"))]
+CanReadStacks = Annotated[Principal, Depends(Authorize("stacks:read"))]
+
+
+def secure(response: Response, *, csp: str = PAGE_CSP, framable: bool = False) -> Response:
+    """Stamps the security headers on a dashboard response (pages, fragments, JSON and static files)."""
+    for name, value in _COMMON_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.setdefault("Content-Security-Policy", csp)
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN" if framable else "DENY")
+    return response
+
+
+class PageRoute(APIRoute):
+    """A dashboard route: domain errors become a friendly HTML page, and every answer gets the headers.
+
+    The API maps the same errors to JSON (``workspace/api/errors.py``); a person following a stale link
+    deserves a page that says what is missing and where to look instead.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except RunyardError as exc:
+                response = error_page(request, exc)
+            except (RequestValidationError, ValidationError) as exc:
+                response = error_page(request, InvalidInput(f"That address asks for something malformed: "
+                                                            f"{_first_error(exc)}."))
+            return secure(response)
+
+        return page_handler
+
+
+def page_router() -> APIRouter:
+    """A router of dashboard routes: friendly errors, security headers, absent from ``/openapi.json``."""
+    return APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """Ids come from URLs people paste: a malformed one is a friendly "not found", not a 422."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"There is no {what} with id {value!r}.",
+                       hint="Check the link, or find it in the lists.") from None
+
+
+def _first_error(exc: RequestValidationError | ValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid input"
+    where = ".".join(str(p) for p in errors[0].get("loc", ()) if p not in ("query", "path"))
+    return f"{where or 'input'}: {errors[0].get('msg', 'invalid')}"
+
+
+_STATUS_OF_ERROR: dict[type[RunyardError], int] = {NotFound: 404, PermissionDenied: 403, Unauthenticated: 401}
+
+
+def error_page(request: Request, exc: RunyardError) -> HTMLResponse:
+    status = next((code for cls, code in _STATUS_OF_ERROR.items() if isinstance(exc, cls)), 400)
+    titles = {404: "Not found", 403: "Not allowed", 401: "Please sign in", 400: "Something is off"}
+    context = {"title": titles[status], "nav": "", "message": exc.message, "hint": exc.hint}
+    return render(request, "error.html", context, status_code=status)
+
+
+def render(request: Request, template: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
+    html = environment().get_template(template).render(request=request, **context)
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@lru_cache(maxsize=1)
+def environment() -> Any:
+    """Built on first use so ``create_app`` costs nothing extra for API-only processes."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        ago=ago, when=when, duration=duration, short=short, pretty=pretty, number=number, bytes=human_bytes,
+        status_class=status_class,
+    )
+    env.globals.update(static=static_url, runyard_version=__version__)
+    return env
+
+
+@lru_cache(maxsize=1)
+def _asset_version() -> str:
+    """Changes whenever a static file changes, so browsers never run a stale script after an upgrade."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:10]
+
+
+def static_url(path: str) -> str:
+    return f"/static/{path}?v={_asset_version()}"
+
+
+# --- formatting filters -------------------------------------------------------------------------------
+def when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    if value is None:
+        return "-"
+    seconds = ((now or datetime.now(UTC)) - value).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now" if seconds < 5 else f"{int(seconds)} s ago"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def short(value: Any, length: int = 12) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= length else text[:length] + "…"
+
+
+def pretty(value: Any, limit: int = 20_000) -> str:
+    """Indented JSON for display; cut at ``limit`` characters so a huge value cannot bloat the page."""
+    text = json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "\n… (cut)"
+
+
+def number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
+
+
+def human_bytes(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"  # pragma: no cover
+
+
+def status_class(status: Any) -> str:
+    return f"status status-{status}"

@@ -1,0 +1,244 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by playwright.
+
+A uvicorn server in a thread serves ``create_app`` over the SQLite workspace the pipelines filled; the
+browser may reach nothing but that loopback server (every other request is aborted and fails the test).
+Screenshots land in ``test-output/dashboard/`` (gitignored). A missing Chromium fails these tests: it is
+installed with ``apt-get install -y chromium`` (the Makefile does it), never downloaded by playwright.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from dashboard_pipelines import LOG_LINE
+from dashboard_workspace import Served
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
+#: Console errors the dashboard causes on purpose: the sandbox refusing the hostile HTML artifact's script.
+EXPECTED_CONSOLE = ("because the document's frame is sandboxed",)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Named apart from pytest-playwright's ``browser`` fixture, which would try to download its own."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium chromium-driver` "
+                    "(`make install-browser`); the browser tests never download one.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+class Tab:
+    """One page with loopback-only networking, console errors recorded, and screenshots by name."""
+
+    def __init__(self, browser: Any, served: Served, *, phone: bool = False) -> None:
+        viewport = {"width": 390, "height": 844} if phone else {"width": 1366, "height": 900}
+        self.context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.context.route("**/*", self._only_loopback)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(10_000)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        self.page.on("console", self._console)
+        self.base = served.url
+
+    def _only_loopback(self, route: Any) -> None:
+        host = urlparse(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and not any(s in message.text for s in EXPECTED_CONSOLE):
+            self.errors.append(f"console: {message.text}")
+
+    def goto(self, path: str) -> Any:
+        response = self.page.goto(self.base + path)
+        assert response is not None and response.status == 200, path
+        return self.page
+
+    def shot(self, name: str, *, full: bool = True) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full)
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.blocked == [], f"requests left loopback: {self.blocked}"
+        assert self.errors == [], self.errors
+
+
+@pytest.fixture
+def tab(chromium: Any, served: Served) -> Iterator[Tab]:
+    opened = Tab(chromium, served)
+    yield opened
+    opened.close()
+
+
+def test_main_path_runs_to_run_to_step_to_artifact_to_lineage(tab: Tab, served: Served) -> None:
+    page = tab.goto("/runs")
+    assert page.locator(f'tr[data-run-id="{served.ws.second}"]').is_visible()
+    tab.shot("runs")
+    page.locator(f'tr[data-run-id="{served.ws.second}"] td a').first.click()
+    page.wait_for_selector("#run-graph[data-drawn='dag'] .node")
+    names = page.locator("#run-graph .node").evaluate_all(
+        "nodes => nodes.map(n => n.querySelector('text').textContent)")
+    assert sorted(names) == ["draw_chart", "evaluate", "featurize", "load_table", "write_report"]
+    assert "s-cached" in (page.locator('[data-node="load_table"]').get_attribute("class") or "")
+    tab.shot("run-dag", full=False)
+
+    page.locator('#run-graph [data-node="featurize"]').click()
+    page.wait_for_selector("#step-title:text('featurize')")
+    assert "step=featurize" in page.url
+    panel = page.locator("#step-panel")
+    assert "cache miss: parameter 'scale' changed (1.0 -> 2.0)" in panel.inner_text()
+    assert "def featurize" in panel.locator("pre.source").inner_text()
+    logs = panel.locator(".logs-lines")
+    logs.locator("text=scaling features by 2.0").wait_for()
+    panel.locator(".logs-search").fill("SCALING")
+    assert panel.locator(".logs-lines mark").first.inner_text() == "scaling"
+    tab.shot("run-step")
+
+    panel.locator('a[data-output="features"]').click()
+    page.wait_for_selector("#lineage-graph .node")
+    assert "6 \u00d7 2" in page.locator(".card").first.inner_text()
+    lineage = page.locator("#lineage-graph").inner_text()
+    assert "featurize" in lineage and "evaluate" in lineage and "features v2" in lineage
+    tab.shot("artifact-features")
+    page.locator('#lineage-graph .node.k-step:has-text("evaluate")').click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]+\?step=evaluate"))
+    page.wait_for_selector("#step-title:text('evaluate')")
+
+
+def test_dataframe_preview_and_a_step_log_line(tab: Tab, served: Served) -> None:
+    page = tab.goto(f"/runs/{served.ws.first}?step=load_table")
+    page.locator(f".logs-lines >> text={LOG_LINE}").wait_for()
+    assert "two stations reported late" in page.locator(".logs-lines").inner_text()
+    page.locator('a[data-output="table"]').click()
+    header = page.locator(".preview-table thead").inner_text()
+    assert all(column in header for column in ("city", "temperature", "rain_mm"))
+    assert "Oslo" in page.locator(".preview-table tbody").inner_text()
+    tab.shot("artifact-table")
+
+
+def test_timeline_and_table_views(tab: Tab, served: Served) -> None:
+    page = tab.goto(f"/runs/{served.ws.failed}")
+    page.locator('.tabs [data-view="timeline"]').click()
+    page.wait_for_selector("#run-graph[data-drawn='timeline']")
+    assert page.locator(".timeline-row").count() == 3
+    page.locator('.timeline-row[data-node="explode"]').click()
+    page.wait_for_selector("#step-title:text('explode')")
+    assert "boom: the sensor feed is corrupt" in page.locator("#step-panel").inner_text()
+    assert "view=timeline" in page.url
+    tab.shot("run-timeline", full=False)
+    page.locator('.tabs [data-view="table"]').click()
+    assert page.locator("#step-table").is_visible() and page.locator(".steps-table tbody tr").count() == 3
+
+
+def test_compare_page_highlights_differences(tab: Tab, served: Served) -> None:
+    page = tab.goto("/runs?pipeline=weather")
+    for run_id in (served.ws.first, served.ws.second):
+        page.locator(f'input[type="checkbox"][value="{run_id}"]').check()
+    page.locator("#compare-form button").click()
+    page.wait_for_url(re.compile(r"/compare\?runs="))
+    scale = page.locator('tr.diff:has(th:text-is("scale"))')
+    assert scale.is_visible()
+    background = scale.locator("td").first.evaluate("cell => getComputedStyle(cell).backgroundColor")
+    assert background == "rgb(255, 244, 204)"  # the highlight colour
+    assert page.locator('tr.same:has(th:text-is("load_table → table"))').is_visible()
+    tab.shot("compare")
+
+
+def test_html_artifact_stays_in_its_sandbox(tab: Tab, served: Served) -> None:
+    version = httpx.get(f"{served.url}/api/v1/artifact-versions/report_html").json()
+    page = tab.goto(f"/artifact-versions/{version['id']}")
+    frame = page.frame_locator("iframe.preview-frame")
+    assert frame.locator("h1").inner_text() == "Weather"
+    assert page.title() == "report_html v1 · Runyard"  # its script did not run
+    markdown = httpx.get(f"{served.url}/api/v1/artifact-versions/report_md").json()
+    tab.goto(f"/artifact-versions/{markdown['id']}")
+    assert page.frame_locator("iframe.preview-frame").locator("strong").inner_text() == "warmest"
+
+
+def test_phone_layout(chromium: Any, served: Served) -> None:
+    phone = Tab(chromium, served, phone=True)
+    try:
+        page = phone.goto("/")
+        assert not page.locator("#nav").is_visible()
+        page.locator(".nav-toggle").click()
+        assert page.locator("#nav a:text('Runs')").is_visible()
+        phone.shot("phone-overview")
+        page = phone.goto(f"/runs/{served.ws.second}?step=featurize")
+        page.wait_for_selector("#run-graph[data-drawn='dag'] .node")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, "the page scrolls sideways on a phone"
+        phone.shot("phone-run")
+    finally:
+        phone.close()
+
+
+def test_live_updates_while_a_run_runs(tab: Tab, served: Served) -> None:
+    """A run driven through the API: the DAG recolours, the step's log tails, the lists follow."""
+    from runyard.logs.backends.artifact_store import ArtifactStoreLogBackend
+    from runyard.logs.records import encode_batch
+    from runyard.schemas import ComponentRead
+    from runyard.stack.resolve import artifact_store_from
+
+    api = httpx.Client(base_url=served.url + "/api/v1")
+    name = f"live_{uuid.uuid4().hex[:6]}"
+    pipeline = api.post("/pipelines", json={"name": name}).json()
+    stack = api.get("/stacks/default").json()
+    spec = {"name": name, "parameters": {}, "steps": [
+        {"invocation_id": inv, "step_name": inv, "source": f"m:{inv}", "source_hash": "h", "parameters": {},
+         "inputs": {}, "after": after, "outputs": []} for inv, after in (("first", []), ("second", ["first"]))
+    ]}
+    snapshot = api.post("/snapshots", json={"pipeline_id": pipeline["id"], "stack_id": stack["id"], "spec": spec,
+                                            "spec_hash": name}).json()
+    run = api.post("/runs", json={"snapshot_id": snapshot["id"], "status": "running"}).json()
+    try:
+        step = api.post("/steps", json={"run_id": run["id"], "invocation_id": "first", "step_name": "first"}).json()
+        store = artifact_store_from(ComponentRead.model_validate(stack["components"]["artifact_store"]))
+        log = ArtifactStoreLogBackend(store).open_writer(uuid.UUID(run["id"]), step["id"])
+        log.append(encode_batch(time.time(), "stdout", ["epoch 1: loss 0.9"]), 1)
+        log.flush()
+
+        page = tab.goto(f"/runs/{run['id']}?step=first")
+        page.wait_for_selector('[data-node="first"].s-running')
+        assert "s-pending" in (page.locator('[data-node="second"]').get_attribute("class") or "")
+        page.locator(".logs-lines >> text=epoch 1: loss 0.9").wait_for()
+        log.append(encode_batch(time.time(), "stdout", ["epoch 2: loss 0.4"]), 1)
+        log.flush()
+        page.locator(".logs-lines >> text=epoch 2: loss 0.4").wait_for()  # tailed, no reload
+        log.close()
+
+        api.patch(f"/steps/{step['id']}", json={"status": "completed"})
+        api.post("/steps", json={"run_id": run["id"], "invocation_id": "second", "step_name": "second"})
+        page.wait_for_selector('[data-node="first"].s-completed')
+        page.wait_for_selector('[data-node="second"].s-running')
+        page.wait_for_selector('#step-panel [data-status="completed"]')  # the open panel reloaded
+        listing = tab.context.new_page()
+        listing.goto(f"{served.url}/runs?pipeline={name}")
+        assert listing.locator(".run-status [data-status]").inner_text() == "running"
+        api.patch(f"/runs/{run['id']}", json={"status": "failed", "error": "stopped by the test"})
+        page.wait_for_selector('#run-status [data-status="failed"]')
+        listing.wait_for_selector('.run-status [data-status="failed"]')
+    finally:
+        api.delete(f"/pipelines/{name}")  # runs, snapshots and steps go with it: the shared workspace is as before
+        api.close()

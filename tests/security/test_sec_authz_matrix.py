@@ -1,0 +1,173 @@
+"""The authorization matrix: every workspace route (from the OpenAPI document) x every kind of caller.
+
+Each route's expected permission is written down in :data:`RULES`, by hand: a route added without a rule
+fails :func:`test_every_route_has_a_rule`, so nobody ships an endpoint whose access was never decided.
+"allowed" means the request got past authentication and authorization (any status but 401/403; with
+made-up ids that is mostly 404 or 422); "denied" must be exactly 401 or 403 with an error body that says
+nothing about the resource, and must leave an audit entry.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from cp_world import World, bearer
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from runyard.control_plane.actor import SYSTEM
+from runyard.control_plane.db.models import ApiKeyRow, AuditEventRow, ServiceAccountRow
+from runyard.control_plane.rbac import BUILTIN_ROLES, allows, required_permission
+from runyard.control_plane.services import keys
+
+#: operationId -> the permission it needs (after ``write`` is refined by method). Hand-written on purpose.
+RULES: dict[str, str] = {
+    "pipelines-create": "pipelines:create", "pipelines-get": "pipelines:read", "pipelines-list": "pipelines:read",
+    "pipelines-delete": "pipelines:delete",
+    "snapshots-create": "pipelines:create", "snapshots-get": "pipelines:read",
+    "runs-create": "runs:create", "runs-get": "runs:read", "runs-list": "runs:read", "runs-update": "runs:update",
+    "runs-delete": "runs:delete",
+    "steps-create": "runs:create", "steps-get": "runs:read", "steps-list": "runs:read", "steps-update": "runs:update",
+    "steps-cache_lookup": "runs:read",
+    "artifacts-list": "artifacts:read", "artifact_versions-get": "artifacts:read",
+    "artifact_versions-list": "artifacts:read", "artifact_versions-lineage": "artifacts:read",
+    "logs-append": "runs:create", "logs-read": "runs:read", "logs-stream": "runs:read",
+    "metadata-create": "runs:create",
+    "stacks-create": "stacks:create", "stacks-get": "stacks:read", "stacks-list": "stacks:read",
+    "stacks-update": "stacks:update", "stacks-delete": "stacks:delete",
+    # components are parts of stacks: the routes declare the stacks permissions
+    "components-create": "stacks:create", "components-get": "stacks:read",
+    "components-list": "stacks:read", "components-update": "stacks:update",
+    "components-delete": "stacks:delete",
+}
+#: Routes anyone may call (liveness for load balancers).
+PUBLIC = {"server-health"}
+
+USERS = ("admin", "developer", "viewer", "stack_admin")
+BROKEN = ("anonymous", "expired", "tampered", "alg_none", "hs256_public_key", "wrong_audience", "revoked_key",
+          "garbage")
+
+
+def _operations(app: FastAPI) -> list[tuple[str, str, str]]:
+    spec = app.openapi()
+    return sorted((method.upper(), path, item["operationId"]) for path, methods in spec["paths"].items()
+                  for method, item in methods.items())
+
+
+def _fill(path: str) -> str:
+    fillers = {"type": "orchestrator", "name_or_id": "missing", "name": "missing"}
+    out = path
+    while "{" in out:
+        start, end = out.index("{"), out.index("}")
+        name = out[start + 1:end].split(":")[0]
+        out = out[:start] + fillers.get(name, str(uuid.uuid4())) + out[end + 1:]
+    return out
+
+
+def test_every_route_has_a_rule(protected_app: FastAPI) -> None:
+    ops = {op for _, _, op in _operations(protected_app)}
+    assert ops - PUBLIC - set(RULES) == set(), "new routes need an authorization rule in RULES"
+    assert set(RULES) - ops == set(), "rules for routes that no longer exist"
+
+
+def test_the_declared_permission_matches_the_rule(protected_app: FastAPI) -> None:
+    """The route's own ``Authorize`` (refined by method) is what the rule says: no drift either way."""
+    from runyard.workspace.api.deps import Authorize
+
+    def declared(dependant: Any) -> list[str]:
+        found = [dependant.call.permission] if isinstance(dependant.call, Authorize) else []
+        for sub in dependant.dependencies:
+            found.extend(declared(sub))
+        return found
+
+    for route in protected_app.routes:
+        for ctx in getattr(route, "effective_route_contexts", lambda: [])():
+            if not ctx.path_format.startswith("/api/v1"):
+                continue
+            perms = declared(ctx.dependant)
+            assert len(perms) == 1, ctx.path_format
+            for method in ctx.methods:
+                assert required_permission(perms[0], method) == RULES[ctx.operation_id], (method, ctx.path_format)
+
+
+def _tokens(world: World, client: TestClient) -> dict[str, str | None]:
+    tokens: dict[str, str | None] = {who: world.token(who) for who in USERS}
+    tokens["service_account"] = world.api_key
+    tokens["project"] = world.token("project")
+    tokens["other_workspace"] = world.token("other_ws", "b")  # a valid token, for another workspace
+    tokens["wrong_audience"] = world.token("developer", None)  # the control plane's own audience
+    tokens["anonymous"] = None
+    tokens["garbage"] = "not-a-token"
+    claims = jwt.decode(tokens["developer"] or "", options={"verify_signature": False})
+    header = jwt.get_unverified_header(tokens["developer"] or "")
+    public_x = jwt.utils.base64url_decode(world.cp.jwks()["keys"][0]["x"])
+    tokens["hs256_public_key"] = jwt.encode({**claims, "perms": ["*"]}, public_x, algorithm="HS256",
+                                            headers={"kid": header["kid"]})
+    head, _, sig = (tokens["developer"] or "").split(".")
+    forged_body = jwt.utils.base64url_encode(json.dumps({**claims, "perms": ["*"]}).encode()).decode()
+    tokens["tampered"] = f"{head}.{forged_body}.{sig}"
+    tokens["alg_none"] = jwt.encode({**claims, "perms": ["*"]}, None, algorithm="none")
+    with world.cp.db.session(write=True) as s:  # an expired token, signed by the real key
+        now = int(time.time())
+        tokens["expired"] = world.cp.keyring.sign(s, {**claims, "iat": now - 3600, "nbf": now - 3600,
+                                                       "exp": now - 1800, "jti": uuid.uuid4().hex})
+        ci = s.get(ServiceAccountRow, s.get(ApiKeyRow, world.api_key_id).service_account_id)  # type: ignore[union-attr]
+        revoked = keys.create_key(s, org_id=world.org.id, name="revoked", actor=SYSTEM, service_account=ci)
+    assert client.get("/api/v1/runs", headers=bearer(revoked.secret)).status_code == 200  # works, then:
+    with world.cp.db.session(write=True) as s:
+        keys.revoke_key(s, key=s.get(ApiKeyRow, revoked.row.id), actor=SYSTEM)  # type: ignore[arg-type]
+    client.app.state.authenticator.verifier.refresh_revocations()  # type: ignore[attr-defined]
+    tokens["revoked_key"] = revoked.secret
+    return tokens
+
+
+def _expected(who: str, permission: str) -> bool:
+    if who in BROKEN or who in ("other_workspace", "project"):
+        return False
+    role = "developer" if who == "service_account" else who
+    return allows(BUILTIN_ROLES[role], permission)
+
+
+def test_authorization_matrix(world: World, ws_client: TestClient, protected_app: FastAPI) -> None:
+    tokens = _tokens(world, ws_client)
+    with world.cp.db.session(write=False) as s:
+        denied_before = s.scalar(select(func.count()).select_from(AuditEventRow).where(
+            AuditEventRow.outcome == "denied")) or 0
+    failures: list[str] = []
+    denied = 0
+    for method, path, op in _operations(protected_app):
+        for who, token in tokens.items():
+            headers = bearer(token) if token else {}
+            kwargs: dict[str, Any] = {"json": {}} if method in ("POST", "PATCH", "PUT") else {}
+            response = ws_client.request(method, _fill(path), headers=headers, **kwargs)
+            allowed = response.status_code not in (401, 403)
+            expected = op in PUBLIC or _expected(who, RULES[op])
+            if allowed != expected:
+                failures.append(f"{who:16} {method:6} {path}: {response.status_code}, expected "
+                                f"{'allow' if expected else 'deny'}")
+            if not allowed:
+                denied += 1
+                body = response.json()
+                assert set(body) <= {"error", "message", "hint"}, body
+                assert body["error"] in ("unauthenticated", "permission_denied")
+                want = 403 if who in ("project", *USERS, "service_account") else 401
+                assert response.status_code == want, (who, method, path, response.status_code)
+    assert failures == [], "\n".join(failures)
+    protected_app.state.authenticator.audit.flush()
+    with world.cp.db.session(write=False) as s:
+        denied_after = s.scalar(select(func.count()).select_from(AuditEventRow).where(
+            AuditEventRow.outcome == "denied")) or 0
+    assert denied_after - denied_before == denied
+
+
+@pytest.mark.parametrize("who", ["viewer", "developer"])
+def test_the_dashboard_uses_the_same_guard(world: World, ws_client: TestClient, who: str) -> None:
+    assert ws_client.get("/runs").status_code == 401
+    assert ws_client.get("/runs", headers=bearer(world.token(who))).status_code == 200
+    assert ws_client.get("/runs", headers=bearer(world.token("project"))).status_code == 403
