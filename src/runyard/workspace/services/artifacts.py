@@ -27,10 +27,16 @@ from runyard.workspace.services.pagination import apply_keyset, split_page
 _av = t.artifact_versions.c
 _LOCK_ARTIFACT = (
     select(t.artifacts.c.id, t.artifacts.c.latest_version)
-    .where(t.artifacts.c.name == bindparam("name"))
+    .where(t.artifacts.c.name == bindparam("aname"))
     .with_for_update()
 )
 _BUMP_VERSION = update(t.artifacts).where(t.artifacts.c.id == bindparam("aid"))
+_BUMP_RETURNING = (
+    update(t.artifacts)
+    .where(t.artifacts.c.name == bindparam("aname"))
+    .values(latest_version=t.artifacts.c.latest_version + 1)
+    .returning(t.artifacts.c.id, t.artifacts.c.latest_version)
+)
 _INSERT_VERSION = insert(t.artifact_versions)
 
 
@@ -39,14 +45,18 @@ def register_version(
 ) -> uuid.UUID:
     """Next version number of the artifact's name, under a row lock so concurrent writers never collide."""
     conn = session.connection()
-    row = conn.execute(_LOCK_ARTIFACT, {"name": version.name}).first()
+    returning = conn.dialect.name in ("sqlite", "postgresql")
+    row = conn.execute(_BUMP_RETURNING if returning else _LOCK_ARTIFACT, {"aname": version.name}).first()
     if row is None:
         t.insert_ignoring_duplicates(
             session, t.artifacts, {"id": uuid.uuid4(), "name": version.name, "latest_version": 0, "created": utcnow()}
         )
-        row = conn.execute(_LOCK_ARTIFACT, {"name": version.name}).one()
-    number = row.latest_version + 1
-    conn.execute(_BUMP_VERSION, {"aid": row.id, "latest_version": number})
+        row = conn.execute(_BUMP_RETURNING if returning else _LOCK_ARTIFACT, {"aname": version.name}).one()
+    if returning:  # one statement both locks the row and takes the next number
+        number = row.latest_version
+    else:
+        number = row.latest_version + 1
+        conn.execute(_BUMP_VERSION, {"aid": row.id, "latest_version": number})
     version_id = version.id or uuid.uuid4()
     conn.execute(
         _INSERT_VERSION,
@@ -179,7 +189,7 @@ def to_reads(session: Session, rows: list[ArtifactVersionRow]) -> list[ArtifactV
 
 
 def to_read(session: Session, row: ArtifactVersionRow) -> ArtifactVersionRead:
-    return ArtifactVersionRead(
+    return ArtifactVersionRead.model_construct(  # trusted: read back from our own rows
         id=row.id,
         created=row.created,
         artifact_id=row.artifact_id,

@@ -132,16 +132,20 @@ def update_step_run(session: Session, *, step_run_id: uuid.UUID, update: StepRun
     if values:
         conn.execute(_UPDATE_STEP, {"sid": step_run_id, **values})
     if update.new_outputs:
-        _register_outputs(session, step_run_id, update.new_outputs)
+        # only a report repeated after it was stored can meet outputs that exist already
+        repeated = update.status is not None and str(update.status) == current.status
+        _register_outputs(session, step_run_id, update.new_outputs, check_existing=repeated)
     if update.metadata:
         put_metadata(session, ResourceType.STEP_RUN, step_run_id, update.metadata)
         return get_step_run(session, step_run_id=step_run_id)
     return reads_from_rows(session, [_Row({**current._asdict(), **values})])[0]
 
 
-def _register_outputs(session: Session, step_run_id: uuid.UUID, versions: list[ArtifactVersionCreate]) -> None:
+def _register_outputs(
+    session: Session, step_run_id: uuid.UUID, versions: list[ArtifactVersionCreate], *, check_existing: bool
+) -> None:
     conn = session.connection()
-    have = set(conn.execute(_OUTPUT_NAMES, {"sid": step_run_id}).scalars())
+    have = set(conn.execute(_OUTPUT_NAMES, {"sid": step_run_id}).scalars()) if check_existing else set()
     for version in versions:
         if version.output_name in have:
             continue  # a retried report: this output is registered already
@@ -226,7 +230,7 @@ def reads_from_rows(session: Session, rows: list[Any]) -> list[StepRunRead]:
             read = cache[e.id] = version_read(e)
         (ins if e.kind == "input" else outs)[e.step_run_id][e.edge_name] = read
     return [
-        StepRunRead(
+        StepRunRead.model_construct(  # trusted: our own rows; validation would only cost time
             id=r.id,
             created=r.created,
             run_id=r.run_id,
