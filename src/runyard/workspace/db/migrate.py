@@ -19,8 +19,8 @@ from runyard.exceptions import VersionMismatch
 from runyard.workspace.db.engine import Database
 
 #: The newest migration in ``workspace/migrations/versions``; a test keeps the two in step.
-HEAD_REVISION = "0002_log_lines"
-KNOWN_REVISIONS = ("0001_initial", "0002_log_lines")
+HEAD_REVISION = "0003_artifact_size_bigint"
+KNOWN_REVISIONS = ("0001_initial", "0002_log_lines", "0003_artifact_size_bigint")
 
 _MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _PG_LOCK_ID = 7_246_813_001

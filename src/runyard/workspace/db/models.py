@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from runyard.workspace.db.types import UTCDateTime, utcnow
@@ -129,7 +129,7 @@ class ArtifactVersionRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     uri: Mapped[str] = mapped_column(String(2000))
     content_hash: Mapped[str] = mapped_column(String(128), index=True)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
     materializer: Mapped[str] = mapped_column(String(500))
     data_type: Mapped[str] = mapped_column(String(500))
     artifact_store_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
