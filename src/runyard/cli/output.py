@@ -39,6 +39,10 @@ def dump(model: Any) -> Any:
     return model
 
 
+#: Columns that stay on one line: ids are copied into commands, the others are short.
+_NO_WRAP = {"ID", "Status", "Created", "Duration", "Version", "Size", "Type", "Hash"}
+
+
 def print_table(
     title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str = "Nothing yet."
 ) -> None:
@@ -47,7 +51,9 @@ def print_table(
         return
     table = Table(title=title, title_justify="left", header_style="bold")
     for c in columns:
-        table.add_column(c, overflow="fold")
+        # ids are copied into the next command: never fold them; other columns fold to fit
+        short = c in _NO_WRAP
+        table.add_column(c, overflow="fold", no_wrap=short, min_width=36 if c == "ID" else None)
     for r in rows:  # plain values are shown verbatim (user text may hold "[...]"); Text cells keep their style
         table.add_row(*[v if isinstance(v, Text) else escape("" if v is None else str(v)) for v in r])
     console.print(table)

@@ -47,7 +47,7 @@ def list_runs(
         print_table("Runs", ["ID", "Name", "Pipeline", "Status", "Created", "Duration", "Tags"], rows,
                     empty="No runs yet. Run a pipeline, e.g. `make demo`.")
         if page.next_cursor:
-            console.print(f"[dim]More: runyard run list --cursor {page.next_cursor}[/dim]")
+            console.print(f"[dim]More: runyard run list --cursor {page.next_cursor}[/dim]", soft_wrap=True)
 
 
 @app.command("show")
