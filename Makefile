@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 demo: install
 	@$(PY) examples/quickstart/pipeline.py
 	@$(PY) -c "from runyard.settings import get_settings as s; print(f'\nWorkspace: {s().home_path}')"
-	@echo "Dashboard: run '$(VENV)/bin/runyard up' and open http://127.0.0.1:8080/"
+	@echo "Dashboard: run '$(VENV)/bin/runyard up' and open http://127.0.0.1:8080/ (runs, DAGs, logs, artifacts)"
 
 services:
 	@pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null || \

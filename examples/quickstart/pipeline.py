@@ -99,6 +99,7 @@ def main() -> int:
     model = Client().get_artifact_version("model")
     print(f"Model artifact: version {model.version}, sha256 {model.content_hash[:16]}..., at {model.uri}")
     print(f"\nExplore: runyard run show {run.id}")
+    print(f"Dashboard: start it with `runyard up`, then open http://127.0.0.1:8080/runs/{run.id}")
     return 0
 
 
