@@ -21,6 +21,7 @@ import argparse
 import os
 import random
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -69,6 +70,7 @@ def main() -> int:
             print(f"\nKept: RUNYARD_HOME={home} database {url}")
         else:
             drop()
+            shutil.rmtree(home, ignore_errors=True)
     return 0
 
 

@@ -253,6 +253,8 @@ def test_unknown_ids_get_friendly_not_found_pages(client: TestClient, filled: Fi
         page = text_of(response.text)
         assert "Not found" in page and words in page, (path, page)
         assert "Overview" in page  # a way back
+    stale = client.get(f"/runs/{filled.first}", params={"step": "renamed_since"})
+    assert stale.status_code == 200 and "This run has no step renamed_since" in text_of(stale.text)
     bad = client.get("/runs", params={"status": "sleeping"})
     assert bad.status_code == 400 and "There is no run status 'sleeping'" in text_of(bad.text)
     assert client.get("/runs", params={"cursor": "garbage!"}).status_code == 400

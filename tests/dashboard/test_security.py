@@ -107,3 +107,17 @@ def test_static_files_stay_inside_the_static_folder(client: TestClient, filled: 
     first = client.get("/static/app.css")
     again = client.get("/static/app.css", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize("filled", ["sqlite"], indirect=True)
+def test_a_bug_in_a_page_is_a_500_page_with_the_same_headers(filled: Filled, monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("runyard.workspace.services.dashboard.active_runs", broken)
+    with TestClient(create_app(filled.url), raise_server_exceptions=False) as client:
+        response = client.get("/")
+    assert response.status_code == 500 and "Something broke" in response.text and "request" in response.text
+    assert "a bug" not in response.text  # nothing internal leaks
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]

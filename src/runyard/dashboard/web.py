@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import uuid
 from collections.abc import Callable, Coroutine
@@ -26,6 +27,8 @@ from starlette.responses import HTMLResponse, Response
 from runyard import __version__
 from runyard.exceptions import InvalidInput, NotFound, PermissionDenied, RunyardError, Unauthenticated
 from runyard.workspace.api.deps import Authorize, Principal
+
+logger = logging.getLogger("runyard.dashboard")
 
 ROOT = Path(__file__).parent
 TEMPLATES = ROOT / "templates"
@@ -82,6 +85,12 @@ class PageRoute(APIRoute):
             except (RequestValidationError, ValidationError) as exc:
                 response = error_page(request, InvalidInput(f"That address asks for something malformed: "
                                                             f"{_first_error(exc)}."))
+            except Exception:  # a bug: say so on a page (with the headers), log it with an id to quote
+                request_id = uuid.uuid4().hex[:12]
+                logger.exception("dashboard page %s failed (request %s)", request.url.path, request_id)
+                response = error_page(request, RunyardError(
+                    f"This page failed unexpectedly (request {request_id}).",
+                    hint="Reload it; if it persists, report it with the request id."), status=500)
             return secure(response)
 
         return page_handler
@@ -112,9 +121,11 @@ def _first_error(exc: RequestValidationError | ValidationError) -> str:
 _STATUS_OF_ERROR: dict[type[RunyardError], int] = {NotFound: 404, PermissionDenied: 403, Unauthenticated: 401}
 
 
-def error_page(request: Request, exc: RunyardError) -> HTMLResponse:
-    status = next((code for cls, code in _STATUS_OF_ERROR.items() if isinstance(exc, cls)), 400)
-    titles = {404: "Not found", 403: "Not allowed", 401: "Please sign in", 400: "Something is off"}
+def error_page(request: Request, exc: RunyardError, *, status: int | None = None) -> HTMLResponse:
+    if status is None:
+        status = next((code for cls, code in _STATUS_OF_ERROR.items() if isinstance(exc, cls)), 400)
+    titles = {404: "Not found", 403: "Not allowed", 401: "Please sign in", 400: "Something is off",
+              500: "Something broke"}
     context = {"title": titles[status], "nav": "", "message": exc.message, "hint": exc.hint}
     return render(request, "error.html", context, status_code=status)
 

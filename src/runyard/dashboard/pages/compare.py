@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
 from runyard.dashboard.web import CanReadRuns, duration, number, page_router, parse_id, render
@@ -53,7 +54,7 @@ def compare(request: Request, principal: CanReadRuns, session: ReadSession,
     })
 
 
-def comparison_rows(session: ReadSession, runs: list[RunRead]) -> list[Row]:
+def comparison_rows(session: Session, runs: list[RunRead]) -> list[Row]:
     steps = dashboard.steps_of_runs(session, run_ids=[r.id for r in runs])
     rows = [
         Row("pipeline", [r.pipeline_name for r in runs], "run"),

@@ -60,12 +60,17 @@ def run_page(request: Request, principal: CanReadRuns, session: ReadSession, run
     rows = step_rows(session, run)
     chosen = view if view in ("dag", "timeline", "table") else (
         "timeline" if len(rows) > TIMELINE_DEFAULT_ABOVE else "dag")
-    panel = step_panel_context(session, run, step) if step else None
+    panel, missing_step = None, ""
+    if step:
+        try:
+            panel = step_panel_context(session, run, step)
+        except NotFound:  # a stale ?step= still shows the run
+            missing_step = step
     return render(request, "run.html", {
         "title": run.name, "nav": "runs", "run": run, "steps": rows[:TABLE_MAX_STEPS], "step_count": len(rows),
         "view": chosen, "live": not run.status.is_finished, "stack_name": _stack_name(session, run.stack_id),
         "duration_s": dashboard.duration_s(run.started, run.ended), "panel": panel, "selected": step,
-        "table_max": TABLE_MAX_STEPS,
+        "table_max": TABLE_MAX_STEPS, "missing_step": missing_step,
     })
 
 

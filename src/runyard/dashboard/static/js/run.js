@@ -124,6 +124,7 @@
     root.dataset.view = view;
     table.hidden = view !== "table";
     root.hidden = view === "table";
+    if (!state.run) return;  // a tab clicked before graph.json arrived: start() draws the chosen view
     if (view === "timeline") drawTimeline();
     else if (view === "dag") {
       if (state.dag) { root.replaceChildren(state.dag.svg); root.style.height = state.dagHeight; root.dataset.drawn = "dag"; }
