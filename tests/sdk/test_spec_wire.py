@@ -116,7 +116,8 @@ def test_current_spec_round_trips_through_json_and_keeps_the_v1_shape() -> None:
     data = json.loads(json.dumps(spec.to_dict()))
     assert PipelineSpec.from_dict(data) == spec
     assert PipelineSpec.from_dict(data).spec_hash() == spec.spec_hash()
-    # the keys written today are the keys version 1 wrote: a field added later needs a new version
+    # the keys written today are version 1's plus what version 2 added (the step's source text)
     assert set(data) == set(SPEC_V1)
-    assert set(data["steps"][0]) == set(SPEC_V1["steps"][0])
-    assert data["version"] == SPEC_VERSION == 1
+    assert set(data["steps"][0]) == set(SPEC_V1["steps"][0]) | {"source_code"}
+    assert data["version"] == SPEC_VERSION == 2
+    assert "def " in data["steps"][0]["source_code"]

@@ -31,6 +31,15 @@ class StepSource:
     reason: str = ""
 
 
+def step_source(spec_step: dict[str, object]) -> StepSource:
+    """The code that ran: the text the run recorded, else what the module's file holds now."""
+    recorded = spec_step.get("source_code")
+    if isinstance(recorded, str) and recorded:
+        return StepSource(recorded, str(spec_step.get("source", "")), None, True, "")
+    source_hash = spec_step.get("source_hash")
+    return find_step_source(str(spec_step["source"]), source_hash if isinstance(source_hash, str) else None)
+
+
 def find_step_source(source: str, source_hash: str | None) -> StepSource:
     """The text of the function ``source`` ("module:qualname") names, or why it is unavailable."""
     module, _, qualname = source.partition(":")

@@ -30,7 +30,7 @@ def launch(compiled: CompiledPipeline) -> Run:
     spec, config = compiled.spec, compiled.config
     stack = api.get_stack(config.stack or ClientConfig.load().active_stack)
     first = next(iter(compiled.steps.values()))
-    pipeline = api.create_pipeline(s.PipelineCreate(name=spec.name, docstring=None))
+    pipeline = api.create_pipeline(s.PipelineCreate(name=spec.name, docstring=compiled.docstring))
     snapshot = api.create_snapshot(
         s.SnapshotCreate(
             id=uuid.uuid4(), pipeline_id=pipeline.id, stack_id=stack.id, spec=spec.to_dict(),

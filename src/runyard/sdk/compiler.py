@@ -222,6 +222,7 @@ class PipelineBuilder:
                 step_name=step.name,
                 source=step.source,
                 source_hash=step.source_hash,
+                source_code=step.source_code,
                 parameters=params,
                 inputs=data["inputs"],
                 after=tuple(data["after"]),

@@ -26,6 +26,7 @@ class CompiledPipeline:
     spec: PipelineSpec
     steps: dict[str, Step[Any, Any]]  # invocation id -> step object (for running in this process)
     config: RunConfig
+    docstring: str | None = None
 
 
 class Pipeline(Generic[P]):
@@ -80,7 +81,9 @@ class Pipeline(Generic[P]):
                 "which it does not call.",
                 hint=f"Its steps are: {', '.join(builder.invocations)}.",
             )
-        return CompiledPipeline(spec=spec, steps=dict(builder.steps), config=self.config)
+        return CompiledPipeline(
+            spec=spec, steps=dict(builder.steps), config=self.config, docstring=inspect.getdoc(self.func)
+        )
 
     def _parameters(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         sig = inspect.signature(self.func)

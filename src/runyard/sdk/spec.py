@@ -11,8 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: Version of the spec's wire format; :func:`PipelineSpec.from_dict` reads every older version.
-SPEC_VERSION = 1
+#: Version of the spec's wire format (2 added `source_code`); :func:`PipelineSpec.from_dict` reads every older one.
+SPEC_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class StepSpec:
     outputs: tuple[OutputSpec, ...]
     enable_cache: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: The step's source text, so the dashboard can show the code that ran (even from a script).
+    source_code: str = ""
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -101,6 +103,7 @@ class PipelineSpec:
                 outputs=tuple(OutputSpec(**o) for o in s.get("outputs", ())),
                 enable_cache=bool(s.get("enable_cache", True)),
                 retry=RetryPolicy(**s.get("retry", {})),
+                source_code=str(s.get("source_code", "")),
             )
             for s in data["steps"]
         )

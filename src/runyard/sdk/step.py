@@ -39,6 +39,7 @@ class Step(Generic[P, R]):
         functools.update_wrapper(self, func)
         self._signature: StepSignature | None = None
         self._source_hash: str | None = None
+        self._source_code: str | None = None
 
     @property
     def name(self) -> str:
@@ -58,13 +59,22 @@ class Step(Generic[P, R]):
     def source_hash(self) -> str:
         """Hash of the function's source, so editing the step invalidates its cache."""
         if self._source_hash is None:
-            try:
-                text = inspect.getsource(self.func)
-            except (OSError, TypeError):
+            text = self.source_code
+            if not text:
                 code = getattr(self.func, "__code__", None)
                 text = repr((code.co_code, code.co_consts)) if code else repr(self.func)
             self._source_hash = hashlib.sha256(text.encode()).hexdigest()
         return self._source_hash
+
+    @property
+    def source_code(self) -> str:
+        """The function's source text ("" when Python cannot find it, e.g. typed into a REPL)."""
+        if self._source_code is None:
+            try:
+                self._source_code = inspect.getsource(self.func)
+            except (OSError, TypeError):
+                self._source_code = ""
+        return self._source_code
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         from runyard.sdk.compiler import current_builder

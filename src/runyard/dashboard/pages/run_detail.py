@@ -18,7 +18,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, JSONResponse
 
-from runyard.dashboard.source import StepSource, find_step_source
+from runyard.dashboard.source import StepSource, step_source
 from runyard.dashboard.web import CanReadRuns, page_router, parse_id, render
 from runyard.exceptions import NotFound
 from runyard.schemas.runs import RunRead
@@ -148,7 +148,7 @@ def step_panel_context(session: Session, run: RunRead, invocation_id: str) -> St
     if spec_step is None and sid is None:
         raise NotFound(f"Run {run.name!r} has no step {invocation_id!r}.", hint="Pick a step in the run's graph.")
     step = steps_service.get_step_run(session, step_run_id=sid) if sid else None
-    source = find_step_source(spec_step["source"], spec_step.get("source_hash")) if spec_step else None
+    source = step_source(spec_step) if spec_step else None
     original_run = None
     if step is not None and step.original_step_run_id is not None:
         try:
