@@ -118,3 +118,12 @@ def test_a_nested_capture_does_not_store_lines_twice(backend: ArtifactStoreLogBa
         print("runner again")
     assert _all(backend, run_id, "run") == ["runner says hi", "runner again"]
     assert _all(backend, run_id, "step") == ["step output", "step warning"]
+
+
+def test_bytes_written_to_the_binary_buffer_are_captured_leniently(backend: ArtifactStoreLogBackend) -> None:
+    run_id = uuid.uuid4()
+    with LogCapture(backend.open_writer(run_id, "k"), echo=False):
+        sys.stdout.buffer.write(b"raw \xff\xfe bytes\n")
+        sys.stdout.buffer.write("caf\u00e9\n".encode()[:4])  # a multi-byte character split across writes
+        sys.stdout.buffer.write("caf\u00e9\n".encode()[4:])
+    assert _all(backend, run_id) == ["raw \ufffd\ufffd bytes", "caf\u00e9"]

@@ -14,6 +14,7 @@ line is lost to the race.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import sys
 import threading
@@ -46,9 +47,10 @@ class _Tee:
     """Stands in for sys.stdout/sys.stderr: writes through and keeps what was written."""
 
     def __init__(self, original: IO[str], echo: bool) -> None:
-        self._original = original
+        self._original: Any = original
         self._echo = echo
         self.parts: list[str] = []
+        self._binary: _BinaryTee | None = None
 
     def write(self, text: str) -> int:
         if self._echo:
@@ -64,8 +66,36 @@ class _Tee:
         if self._echo:
             self._original.flush()
 
+    @property
+    def buffer(self) -> _BinaryTee:
+        """Bytes written to ``sys.stdout.buffer`` are captured too, decoded leniently (invalid UTF-8 -> U+FFFD)."""
+        if self._binary is None:
+            self._binary = _BinaryTee(self)  # one decoder: a character split across writes stays whole
+        return self._binary
+
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._original, name)  # encoding, isatty, fileno, buffer...
+        return getattr(self._original, name)  # encoding, isatty, fileno...
+
+
+class _BinaryTee:
+    def __init__(self, tee: _Tee) -> None:
+        self._tee = tee
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def write(self, data: Any) -> int:
+        raw = bytes(data)
+        if self._tee._echo:
+            self._tee._original.flush()  # keep text written before in front of these bytes
+            self._tee._original.buffer.write(raw)
+        self._tee.parts.append(self._decoder.decode(raw))
+        return len(raw)
+
+    def flush(self) -> None:
+        if self._tee._echo:
+            self._tee._original.buffer.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tee._original.buffer, name)
 
 
 class _Handler(logging.Handler):
