@@ -43,7 +43,7 @@ RULES: dict[str, str] = {
     "stacks-update": "stacks:update", "stacks-delete": "stacks:delete",
     # components are parts of stacks: the routes declare the stacks permissions
     "components-create": "stacks:create", "components-get": "stacks:read",
-    "components-list": "stacks:read", "components-update": "stacks:update",
+    "components-list": "stacks:read", "flavors-list": "stacks:read", "components-update": "stacks:update",
     "components-delete": "stacks:delete",
 }
 #: Routes anyone may call (liveness for load balancers).

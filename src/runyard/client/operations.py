@@ -186,6 +186,7 @@ def _build() -> dict[str, Operation]:
             response=s.ComponentRead,
             body="update",
         ),
+        _op("flavors-list", "GET", "/flavors", svc + "stacks:list_flavors", response=list[s.FlavorRead]),
         _op("components-delete", "DELETE", "/components/{type}/{name_or_id}", svc + "stacks:delete_component"),
     ]
     return {op.id: op for op in ops}

@@ -120,5 +120,8 @@ class WorkspaceAPI:
     def update_component(self, type: str, name_or_id: str, update: s.ComponentUpdate) -> s.ComponentRead:
         return self._call("components-update", type=type, name_or_id=name_or_id, update=update)
 
+    def list_flavors(self, type: str | None = None) -> list[s.FlavorRead]:
+        return self._call("flavors-list", type=type)
+
     def delete_component(self, type: str, name_or_id: str) -> None:
         self._call("components-delete", type=type, name_or_id=name_or_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BeforeValidator, Field
@@ -66,3 +66,6 @@ class RunFilter(PageRequest):
     name_contains: str | None = Field(default=None, max_length=200)
     created_after: IsoDatetime | None = None
     created_before: IsoDatetime | None = None
+    updated_after: IsoDatetime | None = None
+    updated_before: IsoDatetime | None = None
+    sort: Literal["newest", "oldest"] = Field(default="newest", description="Order by creation time.")

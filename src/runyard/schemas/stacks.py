@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from runyard.schemas.base import Entity, Schema
 from runyard.schemas.pipelines import NAME_PATTERN
@@ -40,3 +40,11 @@ class StackUpdate(Schema):
 class StackRead(Entity):
     name: str
     components: dict[str, ComponentRead]
+
+
+class FlavorRead(BaseModel):
+    """An installed implementation of a component type, found through its entry point group."""
+
+    type: str
+    name: str
+    target: str = Field(description="module:Class that implements it")

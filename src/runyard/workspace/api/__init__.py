@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
     from runyard.workspace.api import (
         artifacts,
         components,
+        flavors,
         logs,
         metadata,
         pipelines,
@@ -22,4 +23,5 @@ def routers() -> list[APIRouter]:
         steps,
     )
 
-    return [m.router for m in (pipelines, snapshots, runs, steps, logs, artifacts, metadata, stacks, components)]
+    modules = (pipelines, snapshots, runs, steps, logs, artifacts, metadata, stacks, components, flavors)
+    return [m.router for m in modules]

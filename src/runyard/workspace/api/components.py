@@ -48,3 +48,4 @@ def update_component(
 @router.delete("/components/{type}/{name_or_id}", operation_id="components-delete", status_code=204)
 def delete_component(principal: CanWrite, session: WriteSession, type: ComponentType, name_or_id: NameOrId) -> None:
     service.delete_component(session, type=type, name_or_id=name_or_id)
+

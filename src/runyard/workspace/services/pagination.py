@@ -36,10 +36,17 @@ def apply_keyset(
     id_col: InstrumentedAttribute[uuid.UUID],
     cursor: str | None,
     limit: int,
+    ascending: bool = False,
 ) -> Select[Any]:
+    """Newest first by default; ``ascending`` pages from the oldest. The cursor is the last row seen."""
     if cursor:
         created, row_id = decode_cursor(cursor)
-        stmt = stmt.where(or_(created_col < created, and_(created_col == created, id_col < row_id)))
+        if ascending:
+            stmt = stmt.where(or_(created_col > created, and_(created_col == created, id_col > row_id)))
+        else:
+            stmt = stmt.where(or_(created_col < created, and_(created_col == created, id_col < row_id)))
+    if ascending:
+        return stmt.order_by(created_col.asc(), id_col.asc()).limit(limit + 1)
     return stmt.order_by(created_col.desc(), id_col.desc()).limit(limit + 1)
 
 

@@ -13,6 +13,7 @@ from runyard.schemas.stacks import (
     ComponentCreate,
     ComponentRead,
     ComponentUpdate,
+    FlavorRead,
     StackCreate,
     StackRead,
     StackUpdate,
@@ -171,3 +172,16 @@ def to_read(row: StackRow) -> StackRead:
         name=row.name,
         components={m.type: ComponentRead.model_validate(m.component) for m in row.members},
     )
+
+
+def list_flavors(session: Session, *, type: str | None = None) -> list[FlavorRead]:
+    """Flavors installed where the workspace runs (built-ins and plugins); ``session`` is unused."""
+    from runyard.stack.flavors import GROUPS, available
+
+    types = [type] if type else sorted(GROUPS)
+    return [
+        FlavorRead(type=t, name=name, target=target)
+        for t in types
+        if t in GROUPS
+        for name, target in sorted(available(t).items())
+    ]
