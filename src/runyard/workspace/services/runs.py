@@ -92,7 +92,13 @@ def update_run(session: Session, *, run_id: uuid.UUID, update: RunUpdate) -> Run
 def list_runs(session: Session, *, filter: RunFilter) -> Page[RunRead]:
     stmt = select(RunRow)
     if filter.pipeline is not None:
-        stmt = stmt.join(PipelineRow, RunRow.pipeline_id == PipelineRow.id).where(PipelineRow.name == filter.pipeline)
+        # Filter on the pipeline's id, looked up first, not on a join with its name: behind the join the
+        # planner cannot tell which pipeline it is, assumes an average one, and for a busy pipeline with a
+        # status filter reads every run of it to sort them (150 ms at 1M runs instead of 0.5 ms).
+        pipeline_id = session.scalar(select(PipelineRow.id).where(PipelineRow.name == filter.pipeline))
+        if pipeline_id is None:
+            return Page[RunRead](items=[], next_cursor=None)
+        stmt = stmt.where(RunRow.pipeline_id == pipeline_id)
     if filter.pipeline_id is not None:
         stmt = stmt.where(RunRow.pipeline_id == filter.pipeline_id)
     if filter.status is not None:
@@ -105,7 +111,14 @@ def list_runs(session: Session, *, filter: RunFilter) -> Page[RunRead]:
         stmt = stmt.where(RunRow.created >= filter.created_after)
     if filter.created_before is not None:
         stmt = stmt.where(RunRow.created < filter.created_before)
-    stmt = apply_keyset(stmt, created_col=RunRow.created, id_col=RunRow.id, cursor=filter.cursor, limit=filter.limit)
+    if filter.updated_after is not None:
+        stmt = stmt.where(RunRow.updated >= filter.updated_after)
+    if filter.updated_before is not None:
+        stmt = stmt.where(RunRow.updated < filter.updated_before)
+    stmt = apply_keyset(
+        stmt, created_col=RunRow.created, id_col=RunRow.id, cursor=filter.cursor, limit=filter.limit,
+        ascending=filter.sort == "oldest",
+    )
     rows, cursor = split_page(list(session.scalars(stmt).unique()), filter.limit)
     return Page[RunRead](items=[to_read(session, r) for r in rows], next_cursor=cursor)
 
