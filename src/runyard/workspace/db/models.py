@@ -77,6 +77,7 @@ class RunRow(Base):
         Index("ix_runs_created_id", "created", "id"),
         Index("ix_runs_pipeline_created", "pipeline_id", "created", "id"),
         Index("ix_runs_status_created", "status", "created", "id"),
+        Index("ix_runs_pipeline_status_created", "pipeline_id", "status", "created", "id"),
     )
 
 
