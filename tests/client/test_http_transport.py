@@ -269,7 +269,9 @@ def test_requests_carry_the_api_key_and_schema_version_and_build_params_from_the
     assert request.headers["Authorization"] == "Bearer ry_secret"
     assert request.headers["X-Runyard-Schema-Version"] == str(SCHEMA_VERSION)
     assert request.url.path == "/api/v1/runs"
-    assert dict(request.url.params) == {"pipeline": "a b&c", "status": "failed", "limit": "7"}  # None dropped
+    assert dict(request.url.params) == {  # None dropped, defaults sent
+        "pipeline": "a b&c", "status": "failed", "limit": "7", "sort": "newest",
+    }
 
     _, anonymous = _mock_api(record, retries=0)
     anonymous.list_step_runs(s.StepRunFilter())

@@ -55,11 +55,9 @@ def two_sleepers(seconds: float = 1.0) -> None:
 
 
 def test_independent_branches_overlap_in_time() -> None:
-    begin = time.monotonic()
     run = two_sleepers.with_options(orchestrator=PARALLEL)(seconds=1.0)
-    elapsed = time.monotonic() - begin
     assert run.status == "completed"
-    assert elapsed < 1.8, f"two 1 s steps took {elapsed:.2f}s: they did not overlap"
+    # overlap is checked on the steps' own clocks, not the wall time: a loaded machine must not fail it
     a = run.steps["sleepy"].outputs["timing"].load()
     b = run.steps["sleepy_2"].outputs["timing"].load()
     assert a["start"] < b["end"] and b["start"] < a["end"]  # the intervals overlap
