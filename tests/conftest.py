@@ -95,3 +95,25 @@ def api(database_url: str):  # type: ignore[no-untyped-def]
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def _database_schema(url: str) -> dict[str, object]:
+    """Tables with their columns (name, base type, nullable), indexes and unique constraints."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url)
+    insp = inspect(engine)
+    out: dict[str, object] = {}
+    for table in sorted(insp.get_table_names()):
+        cols = sorted((c["name"], str(c["type"]).split("(")[0], c["nullable"]) for c in insp.get_columns(table))
+        idx = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in insp.get_indexes(table))
+        uniq = sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table))
+        out[table] = (cols, idx, uniq)
+    engine.dispose()
+    return out
+
+
+@pytest.fixture
+def schema_of():  # type: ignore[no-untyped-def]
+    """Reads a database's schema, to compare a freshly created one with a migrated one."""
+    return _database_schema

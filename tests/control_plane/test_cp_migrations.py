@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import text
 
 from runyard.control_plane.db import migrate
 from runyard.control_plane.db.models import Base, RoleRow
 from runyard.exceptions import VersionMismatch
 from runyard.workspace.db.engine import Database
-
-
-def _schema(url: str) -> dict[str, object]:
-    engine = create_engine(url)
-    insp = inspect(engine)
-    out: dict[str, object] = {}
-    for table in sorted(insp.get_table_names()):
-        cols = sorted((c["name"], str(c["type"]).split("(")[0], c["nullable"]) for c in insp.get_columns(table))
-        idx = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in insp.get_indexes(table))
-        uniq = sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table))
-        out[table] = (cols, idx, uniq)
-    engine.dispose()
-    return out
 
 
 def test_head_revision_matches_the_migration_scripts() -> None:
@@ -34,7 +22,7 @@ def test_head_revision_matches_the_migration_scripts() -> None:
     assert set(migrate.KNOWN_REVISIONS) == {r.revision for r in script.walk_revisions()}
 
 
-def test_fresh_create_equals_running_every_migration(tmp_path: Path) -> None:
+def test_fresh_create_equals_running_every_migration(tmp_path: Path, schema_of: Any) -> None:
     fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     migrate.ensure_schema(Database(fresh_url))
     migrated_url = f"sqlite:///{tmp_path / 'migrated.db'}"
@@ -45,8 +33,8 @@ def test_fresh_create_equals_running_every_migration(tmp_path: Path) -> None:
         conn.execute(text(f"CREATE TABLE {migrate.VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
         conn.commit()
     migrate.ensure_schema(db)
-    assert _schema(fresh_url) == _schema(migrated_url)
-    assert set(_schema(fresh_url)) >= {t.name for t in Base.metadata.sorted_tables}
+    assert schema_of(fresh_url) == schema_of(migrated_url)
+    assert set(schema_of(fresh_url)) >= {t.name for t in Base.metadata.sorted_tables}
     with db.session(write=False) as session:
         assert {r.name for r in session.query(RoleRow)} == {"admin", "developer", "viewer", "stack_admin"}
 
@@ -61,11 +49,11 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         migrate.ensure_schema(db)
 
 
-def test_the_workspace_and_control_plane_can_share_a_database_without_confusion(tmp_path: Path) -> None:
+def test_the_workspace_and_control_plane_can_share_a_database_without_confusion(tmp_path: Path, schema_of: Any) -> None:
     from runyard.workspace.db.migrate import ensure_schema as ensure_workspace
 
     url = f"sqlite:///{tmp_path / 'both.db'}"
     ensure_workspace(Database(url))
     migrate.ensure_schema(Database(url))
-    tables = set(_schema(url))
+    tables = set(schema_of(url))
     assert {"runs", "pipelines", "organizations", "users", migrate.VERSION_TABLE, "alembic_version"} <= tables

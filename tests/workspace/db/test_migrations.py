@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import text
 
 from runyard.exceptions import VersionMismatch
 from runyard.workspace.db import migrate
 from runyard.workspace.db.engine import Database, get_database, reset_databases
 from runyard.workspace.db.models import Base
-
-
-def _schema(url: str) -> dict[str, object]:
-    engine = create_engine(url)
-    insp = inspect(engine)
-    out: dict[str, object] = {}
-    for table in sorted(insp.get_table_names()):
-        cols = sorted((c["name"], str(c["type"]).split("(")[0], c["nullable"]) for c in insp.get_columns(table))
-        idx = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in insp.get_indexes(table))
-        uniq = sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table))
-        out[table] = (cols, idx, uniq)
-    engine.dispose()
-    return out
 
 
 def test_head_revision_matches_the_migration_scripts() -> None:
@@ -37,7 +25,7 @@ def test_head_revision_matches_the_migration_scripts() -> None:
     assert set(migrate.KNOWN_REVISIONS) == {r.revision for r in script.walk_revisions()}
 
 
-def test_fresh_create_equals_running_every_migration(tmp_path: Path) -> None:
+def test_fresh_create_equals_running_every_migration(tmp_path: Path, schema_of: Any) -> None:
     fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     migrate.ensure_schema(Database(fresh_url))  # empty database: create_all + stamp
 
@@ -48,7 +36,7 @@ def test_fresh_create_equals_running_every_migration(tmp_path: Path) -> None:
         conn.commit()
     migrate.ensure_schema(db)
 
-    fresh, migrated = _schema(fresh_url), _schema(migrated_url)
+    fresh, migrated = schema_of(fresh_url), schema_of(migrated_url)
     migrated.pop("placeholder")
     assert fresh == migrated
     assert set(fresh) >= {t.name for t in Base.metadata.sorted_tables}

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
-from runyard.workspace.db.engine import Database
 from runyard.workspace.db.schema import SchemaManager
 
 if TYPE_CHECKING:
@@ -51,20 +50,11 @@ SCHEMA = SchemaManager(
 )
 
 
-def current_revision(conn: Connection) -> str | None:
-    return SCHEMA.current_revision(conn)
-
-
-def ensure_schema(db: Database) -> None:
-    SCHEMA.ensure(db)
-
-
-def seed(db: Database) -> None:
-    SCHEMA.seed(db)
-
-
-def upgrade(db: Database) -> None:
-    SCHEMA.upgrade(db)
+# the module-level names callers and tests use
+current_revision = SCHEMA.current_revision
+ensure_schema = SCHEMA.ensure
+seed = SCHEMA.seed
+upgrade = SCHEMA.upgrade
 
 
 def alembic_config() -> Config:
