@@ -46,8 +46,26 @@ def register(app: typer.Typer) -> None:
 def _uvicorn(factory: str, *, host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
     import uvicorn
 
-    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                proxy_headers=False, server_header=False)
+    options: dict[str, Any] = dict(factory=True, host=host, port=port, workers=workers, log_level=log_level,
+                                   proxy_headers=False, server_header=False)
+    if workers == 1:
+        uvicorn.run(factory, **options)
+        return
+    # What uvicorn.run does for workers > 1, plus TCP_NODELAY: uvicorn binds the shared socket without
+    # IPPROTO_TCP, so asyncio never sets TCP_NODELAY on the connections it accepts (uvicorn issue #3149)
+    # and Nagle holds every response body until the client's delayed ACK: +40 ms on each request. Accepted
+    # sockets inherit the option from the listening one.
+    import contextlib
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(factory, **options)
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def _read_admin_password(email: str) -> str:

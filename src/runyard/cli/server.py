@@ -37,7 +37,7 @@ def up(
         None, "--admin-email", help="Serve with authentication (control plane in this process), creating this "
         "first admin (asks for a password, or RUNYARD_ADMIN_PASSWORD)."),
 ) -> None:
-    from runyard.cli.control_plane import auth_wanted, serve_all_in_one
+    from runyard.cli.control_plane import _uvicorn, auth_wanted, serve_all_in_one
 
     if auth_wanted(admin_email):  # every route then needs a token: any --host is fine
         serve_all_in_one(host=host, port=port, database_url=database_url, workers=workers, log_level=log_level,
@@ -50,8 +50,6 @@ def up(
                           f"it), or pass {NO_AUTH_FLAG} on a network you trust.")
         raise typer.Exit(2)
     with friendly_errors():
-        import uvicorn
-
         from runyard.settings import get_settings
         from runyard.workspace.db.engine import get_database
 
@@ -68,8 +66,7 @@ def up(
             f"  Use it:     runyard login {base}   (or RUNYARD_URL={base})",
         ):
             console.print(line, soft_wrap=True)
-        uvicorn.run("runyard.workspace.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, proxy_headers=False, server_header=False)
+        _uvicorn("runyard.workspace.app:create_app", host=host, port=port, workers=workers, log_level=log_level)
 
 
 def login(
