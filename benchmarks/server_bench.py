@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -479,28 +480,31 @@ class Server:
         self.probe = CpuProbe(self.proc.pid, db_pids)
 
     def wait_ready(self, path: str = "/health", timeout: float = 180) -> None:
+        """Returns once ``path`` answers 200; otherwise stops the server (its whole process group) and raises."""
         import httpx
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"{self.name} server exited ({self.proc.returncode}); see {self.log}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.base + path, timeout=5).status_code == 200:
                     return
             time.sleep(0.5)
+        self.stop()  # e.g. a supervisor that keeps restarting workers that fail
         raise RuntimeError(f"{self.name} server not ready after {timeout:.0f}s; see {self.log}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        """Stops the process group this script created for the server (workers included)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)  # the group this script created for it
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         self._out.close()
 
 
@@ -896,10 +900,10 @@ class ZenmlSetup:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def seed_zenml(work: Path, runs: int, steps_per_run: int, pipelines: list[str], big_steps: int,
+def seed_zenml(work: Path, db: str, runs: int, steps_per_run: int, pipelines: list[str], big_steps: int,
                log: Callable[[str], None]) -> ZenmlSetup:
+    """Fills the (new, empty) MariaDB database ``db`` through ZenML: see ``ZENML_SEED``."""
     py = zenml_server_python(log)
-    db = create_zenml_database()
     env = zenml_env(work, db)
     repo = work / "zenml-repo"
     repo.mkdir()
@@ -1131,7 +1135,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             name, dsn = seeding.create_pg_database()
             if not args.keep:
-                cleanup.append(lambda: seeding.drop_pg_database(name))
+                cleanup.append(functools.partial(seeding.drop_pg_database, name))
             manifest = seeding.seed(dsn, seeding.SeedConfig(runs=args.runs, steps_per_run=args.steps_per_run),
                                     log=report)
             seeding.print_summary(manifest, log=report)
@@ -1148,9 +1152,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.zenml and only & {"a", "b", "c"}:
             try:
                 names = [p["name"] for p in sorted(manifest["pipelines"], key=lambda p: -p["runs"])]
-                z = seed_zenml(work, args.zenml_runs, args.steps_per_run, names, args.zenml_big_run_steps, report)
+                zdb = create_zenml_database()
                 if not args.keep:
-                    cleanup.append(lambda: drop_zenml_database(z.db))
+                    cleanup.append(functools.partial(drop_zenml_database, zdb))
+                z = seed_zenml(work, zdb, args.zenml_runs, args.steps_per_run, names, args.zenml_big_run_steps, report)
                 results["zenml_seed"] = z.info
                 zs = start_zenml(z, args.workers, work, args.plain_uvicorn)
                 servers.append(zs)
@@ -1159,7 +1164,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Runyard at ZenML's size: same pipeline names, statuses mix, 10-step runs, a big run
                 sname, sdsn = seeding.create_pg_database()
                 if not args.keep:
-                    cleanup.append(lambda: seeding.drop_pg_database(sname))
+                    cleanup.append(functools.partial(seeding.drop_pg_database, sname))
                 small = seeding.seed(sdsn, seeding.SeedConfig(
                     runs=z.info["runs"] - 1, steps_per_run=args.steps_per_run,
                     pipelines=len(manifest["pipelines"]), big_run_steps=args.zenml_big_run_steps), log=lambda _: None)
@@ -1221,8 +1226,8 @@ def main(argv: list[str] | None = None) -> int:
             verdicts.append(report_chains(report, *chains, steps=args.chain_steps, reps=args.chain_reps))
         report("#### Verdicts")
         report("")
-        for name, ok in verdicts:
-            report(f"- {name}: **{_verdict(ok)}**")
+        for what, ok in verdicts:
+            report(f"- {what}: **{_verdict(ok)}**")
         if zenml_error:
             report(f"- ZenML comparison: not measured ({zenml_error})")
         report("")
