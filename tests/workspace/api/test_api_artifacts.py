@@ -67,3 +67,14 @@ def test_step_input_naming_a_missing_version_is_4xx(client: TestClient, make: An
     response = client.post("/api/v1/steps", json={"run_id": run["id"], "invocation_id": "x", "step_name": "x",
                                                   "inputs": {"data": str(uuid.uuid4())}})
     assert 400 <= response.status_code < 500, response.text
+
+
+def test_artifact_named_like_the_lineage_route_is_found_by_name(client: TestClient, make: Any) -> None:
+    run = make.run()
+    make.finished_step(run["id"], "reports/lineage", invocation_id="report")
+    found = client.get("/api/v1/artifact-versions/reports%2Flineage")
+    assert found.status_code == 200, found.text
+    assert found.json()["name"] == "reports/lineage"
+    # a name that is not an id reaches the name route (404 naming the artifact), not a 422 about a malformed id
+    missing = client.get("/api/v1/artifact-versions/other/lineage")
+    assert missing.status_code == 404, missing.text

@@ -61,10 +61,10 @@ class ArtifactStore(abc.ABC):
         content_hash, size = self.hash_folder(temp_uri, known_hashes=known_hashes or {})
         final = f"{self.root}/{content_hash[:2]}/{content_hash}"
         if not self.move(temp_uri, final):
-            self.discard_temp(temp_uri)  # the same content is stored already
+            self.discard_temp(temp_uri, size=size)  # the same content is stored already
         return final, content_hash, size
 
-    def discard_temp(self, uri: str) -> None:
+    def discard_temp(self, uri: str, *, size: int | None = None) -> None:
         """Removes a temp folder that is no longer needed; stores may do it in the background."""
         self.remove(uri)
 

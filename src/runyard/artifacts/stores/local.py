@@ -7,6 +7,7 @@ import os
 import queue
 import shutil
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -37,19 +38,36 @@ class LocalArtifactStore(ArtifactStore):
                 found.append(os.path.relpath(os.path.join(dirpath, name), uri))
         yield from sorted(found)
 
-    def move(self, src: str, dst: str) -> bool:
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
+    def new_temp_folder(self) -> str:
+        uri = f"{self.root}/.tmp/{uuid.uuid4().hex}"
         try:
-            os.rename(src, dst)  # atomic on one file system; fails if dst is a non-empty folder
-        except OSError:
-            if os.path.exists(dst):
-                return False
-            raise
-        return True
+            os.mkdir(uri)  # one system call on the hot path; the parent exists after the first artifact
+        except FileNotFoundError:
+            os.makedirs(uri, exist_ok=True)
+        return uri
 
-    def discard_temp(self, uri: str) -> None:
-        """Deleting costs a journal write per file on some file systems: do it off the step's path."""
-        _remover().put(uri)
+    def move(self, src: str, dst: str) -> bool:
+        for attempt in range(2):
+            try:
+                os.rename(src, dst)  # atomic on one file system; fails if dst is a non-empty folder
+                return True
+            except FileNotFoundError:
+                if attempt or not os.path.exists(src):
+                    raise
+                os.makedirs(os.path.dirname(dst), exist_ok=True)  # the first artifact under this prefix
+            except OSError:
+                if os.path.exists(dst):
+                    return False
+                raise
+        return True  # pragma: no cover - the loop returns or raises
+
+    def discard_temp(self, uri: str, *, size: int | None = None) -> None:
+        """Small folders go at once (cheaper than waking a thread); big ones off the step's path, since
+        deleting costs a journal write per file on some file systems."""
+        if size is not None and size <= _INLINE_DELETE_BYTES:
+            shutil.rmtree(uri, ignore_errors=True)
+        else:
+            _remover().put(uri)
 
     def remove(self, uri: str) -> None:
         if os.path.isdir(uri):
@@ -61,6 +79,8 @@ class LocalArtifactStore(ArtifactStore):
         return uri
 
 
+#: Temp folders up to this size are deleted inline by :meth:`LocalArtifactStore.discard_temp`.
+_INLINE_DELETE_BYTES = 1 << 20
 _queue: queue.Queue[str] | None = None
 _queue_lock = threading.Lock()
 

@@ -36,7 +36,9 @@ def list_artifact_versions(
     return service.list_artifact_versions(session, filter=filter)
 
 
-@router.get("/artifact-versions/{version_id}/lineage", operation_id="artifact_versions-lineage",
+# ``:uuid`` so that an artifact *named* "x/lineage" is not taken for a malformed id (it falls through to the
+# name route below)
+@router.get("/artifact-versions/{version_id:uuid}/lineage", operation_id="artifact_versions-lineage",
             tags=["artifact_versions"])
 def get_lineage(principal: CanRead, session: ReadSession, version_id: uuid.UUID) -> LineageRead:
     return service.get_lineage(session, version_id=version_id)
