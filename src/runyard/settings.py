@@ -7,15 +7,26 @@ Every setting is greppable here, has a description and can be overridden by the 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from runyard.exceptions import InvalidInput
+
+ENV_PREFIX = "RUNYARD_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RUNYARD_", extra="ignore")
+class Settings(BaseModel):
+    """Every field ``name`` is read from ``RUNYARD_<NAME>`` by :meth:`from_env`.
+
+    Read with plain pydantic rather than pydantic-settings: that package costs ~30 ms of start-up in every
+    process (the CLI, each pipeline script) for features we do not use (dotenv, secrets dirs, JSON values).
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     home: Path = Field(
         default=Path("~/.runyard"),
@@ -100,6 +111,20 @@ class Settings(BaseSettings):
     oidc_teams_claim: str = Field(default="groups", description="ID-token claim whose values name teams to join.")
     oidc_org: str = Field(default="default", description="Organization SSO users are provisioned into.")
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``RUNYARD_*`` variables (names are case-insensitive); a bad value names its variable."""
+        environ = os.environ if environ is None else environ
+        wanted = {ENV_PREFIX + name.upper(): name for name in cls.model_fields}
+        values = {wanted[key.upper()]: raw for key, raw in environ.items() if key.upper() in wanted}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(_describe(err, values) for err in exc.errors())
+            raise InvalidInput(
+                f"Invalid Runyard setting: {problems}.", hint="Fix or unset that environment variable."
+            ) from None
+
     @property
     def control_plane_db_url(self) -> str:
         return self.control_plane_database_url or f"sqlite:///{self.home_path / 'control-plane.db'}"
@@ -117,7 +142,16 @@ class Settings(BaseSettings):
         return self.home_path / "artifacts"
 
 
+def _describe(err: object, values: Mapping[str, str]) -> str:
+    """One bad variable, its value quoted unless it may be a credential (never echo those)."""
+    assert isinstance(err, dict)
+    field = str(err["loc"][0]) if err.get("loc") else "?"
+    sensitive = any(word in field for word in ("secret", "password", "key"))
+    shown = "" if sensitive else f"={values.get(field, '')!r}"
+    return f"{ENV_PREFIX}{field.upper()}{shown}: {err['msg']}"
+
+
 @functools.cache
 def get_settings() -> Settings:
     """Settings are read once per process; tests call ``get_settings.cache_clear()`` after changing env."""
-    return Settings()
+    return Settings.from_env()
