@@ -1,4 +1,4 @@
-"""Shared fixtures: every test gets its own RUNYARD_HOME; workspace tests run on SQLite and PostgreSQL."""
+"""Shared fixtures: every test gets its own RUNYARD_HOME; workspace tests run on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+MARIADB_ADMIN_URL = os.environ.get("RUNYARD_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql")
 PG_ADMIN_URL = os.environ.get("RUNYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -57,11 +58,38 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    """A fresh MariaDB database for this test session, dropped at the end."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    name = f"runyard_test_{secrets.token_hex(4)}"
+    admin = sqlalchemy.create_engine(MARIADB_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    except Exception as exc:  # pragma: no cover - the machine promises MariaDB; say so loudly
+        pytest.fail(f"MariaDB at 127.0.0.1:3306 is not reachable ({exc}); start it (see shared/TESTING.md).")
+    yield MARIADB_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    from runyard.workspace.db import engine
+
+    engine.reset_databases()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    admin.dispose()
+
+
+#: RUNYARD_TEST_MARIADB=0 leaves MariaDB out (it is on every development and CI machine, so it is in by default)
+DATABASES = ["sqlite", "postgresql"] + ([] if os.environ.get("RUNYARD_TEST_MARIADB") == "0" else ["mariadb"])
+
+
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, runyard_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The workspace database URL, once for SQLite and once for PostgreSQL; sets RUNYARD_DATABASE_URL."""
+    """The workspace database URL, once each for SQLite, PostgreSQL and MariaDB; sets RUNYARD_DATABASE_URL."""
     if request.param == "sqlite":
         url = f"sqlite:///{runyard_home / 'workspace.db'}"
+    elif request.param == "mariadb":
+        url = request.getfixturevalue("mariadb_url")
+        _truncate_all(url)
     else:
         url = request.getfixturevalue("postgres_url")
         _truncate_all(url)
@@ -78,8 +106,14 @@ def _truncate_all(url: str) -> None:
 
     db = get_database(url)
     with db.session(write=True) as session:
-        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        session.execute(text(f"TRUNCATE {names} CASCADE"))
+        if db.url.startswith("mysql"):
+            session.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            for table in Base.metadata.sorted_tables:
+                session.execute(text(f"TRUNCATE {table.name}"))
+            session.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+        else:
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            session.execute(text(f"TRUNCATE {names} CASCADE"))
     from runyard.workspace.db.migrate import seed
 
     seed(db)  # a fresh workspace has the default stack
