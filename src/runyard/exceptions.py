@@ -101,3 +101,12 @@ class VersionMismatch(RunyardError):
     """Client and server (or database) speak different schema versions."""
 
     code = "version_mismatch"
+
+
+class SecretKeyError(RunyardError):
+    """The key that encrypts secret values is missing or wrong where the workspace runs (HTTP 500: the
+    server's configuration is at fault, not the request)."""
+
+    code = "secret_key_error"
+    #: The same request fails the same way until someone fixes the key: the HTTP client does not retry.
+    permanent = True
