@@ -103,10 +103,16 @@ class VersionMismatch(RunyardError):
     code = "version_mismatch"
 
 
-class SecretKeyError(RunyardError):
-    """The key that encrypts secret values is missing or wrong where the workspace runs (HTTP 500: the
-    server's configuration is at fault, not the request)."""
+class SecretStoreError(RunyardError):
+    """A secret store refused or lost a secret's values (HTTP 500: the server's configuration or the store
+    is at fault, not the request)."""
+
+    code = "secret_store_error"
+    #: The same request fails the same way until someone fixes the store: the HTTP client does not retry.
+    permanent = True
+
+
+class SecretKeyError(SecretStoreError):
+    """The key that encrypts secret values is missing or wrong where the workspace runs."""
 
     code = "secret_key_error"
-    #: The same request fails the same way until someone fixes the key: the HTTP client does not retry.
-    permanent = True

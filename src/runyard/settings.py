@@ -59,7 +59,11 @@ class Settings(BaseSettings):
     secrets_store: str = Field(
         default="database",
         description="Secret store flavor that keeps the values of new secrets (entry point group "
-        "`runyard.secret_stores`); `database`: encrypted in the workspace database.",
+        "`runyard.secret_stores`); `database`: encrypted in the workspace database; `aws`: AWS Secrets Manager "
+        "(region, credentials and endpoint from the usual AWS_* variables; needs `runyard[aws]`).",
+    )
+    secrets_aws_prefix: str = Field(
+        default="runyard/", description="Name prefix of the AWS Secrets Manager secrets the `aws` store makes."
     )
 
     # --- authentication and the control plane (runyard.control_plane) ---

@@ -39,7 +39,7 @@ def test_the_database_store_is_an_installed_flavor() -> None:
     assert "database" in {ep.name for ep in entry_points(group="runyard.secret_stores")}
     assert flavors.load_flavor("secret_store", "database") is DatabaseSecretStore
     names = {(f.type, f.name) for f in Client().api.list_flavors("secret_store")}
-    assert names == {("secret_store", "database")}
+    assert names == {("secret_store", "database"), ("secret_store", "aws")}
 
 
 def test_another_store_plugs_in_through_the_seam(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,6 +34,7 @@ BUILTIN: dict[str, dict[str, str]] = {
     },
     "secret_store": {
         "database": "runyard.secrets.stores.database:DatabaseSecretStore",
+        "aws": "runyard.secrets.stores.aws:AwsSecretStore",
     },
 }
 
