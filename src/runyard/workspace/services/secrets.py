@@ -88,7 +88,7 @@ def update_secret(session: Session, *, name_or_id: str, update: SecretUpdate) ->
     row = secret_row(session, name_or_id)
     unknown = sorted(set(update.remove_keys) - set(row.keys or []) - set(update.values))
     if unknown:
-        raise InvalidInput(f"Secret {row.name!r} has no key {', '.join(map(repr, unknown[:5]))} to remove.",
+        raise InvalidInput(f"Secret {row.name!r} has no key {', '.join(repr(k[:100]) for k in unknown[:5])} to remove.",
                            hint=f"Its keys: {', '.join(sorted(row.keys or [])) or 'none'}.")
     if update.values or update.remove_keys:
         store = _store(row.store)
