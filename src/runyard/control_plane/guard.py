@@ -248,8 +248,8 @@ def _relative(path: str) -> str:
 
 
 class AuditMiddleware:
-    """Emits the audit entry an authorized write (or secret read) asked for (``request.state.audit``) once
-it succeeded."""
+    """Emits the audit entry an authorized write or secret read asked for (``request.state.audit``) once it
+    succeeded; GETs outside the audited prefixes pass straight through."""
 
     def __init__(self, app: ASGIApp, *, authenticator: Authenticator) -> None:
         self.app = app
