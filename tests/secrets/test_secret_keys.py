@@ -137,3 +137,18 @@ def test_over_http_a_key_error_is_a_500_with_the_fix_and_is_not_retried(
         with pytest.raises(SecretKeyError, match="RUNYARD_SECRETS_KEY is not set"):
             Client(api).get_secret("db")
         assert time.monotonic() - started < 1.5  # five retries with a 2 s backoff would take far longer
+
+
+def test_processes_creating_the_key_file_at_once_agree_on_one_key(runyard_home: Path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(4) as pool:
+        kids = list(pool.map(_first_key_id, [runyard_home] * 8))
+    assert len(set(kids)) == 1 and kids[0] is not None
+    assert [p.name for p in runyard_home.iterdir() if p.name.startswith(".secrets.key")] == []
+
+
+def _first_key_id(home: Path) -> str | None:
+    from runyard.secrets.crypto import load_keyring
+
+    return load_keyring(env_value=None, home=home, create=True).primary

@@ -108,10 +108,17 @@ def load_keyring(*, env_value: str | None, home: Path, create: bool) -> Keyring:
         if not create:
             return Keyring(keys={}, primary=None, source=source)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # written in full under a private name, then linked into place: no process ever reads a half-written
+    # key, and when two create one at once, the first link wins and both use that key
+    temp = path.with_name(f".{KEY_FILE}.{os.getpid()}.{random_source.token_hex(4)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return Keyring.from_text(path.read_text(), source)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(generate_key() + "\n")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(generate_key() + "\n")
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass
+    finally:
+        temp.unlink(missing_ok=True)
     return Keyring.from_text(path.read_text(), source)
