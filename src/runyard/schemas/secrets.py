@@ -8,6 +8,7 @@ from validation errors, so a value never lands in a traceback or a log line by a
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from pydantic import ConfigDict, Field, field_validator
@@ -22,6 +23,7 @@ MAX_KEYS = 100
 MAX_TOTAL_BYTES = 64 * 1024
 
 SecretValues = dict[str, str]
+_KEY = re.compile(KEY_PATTERN)
 
 
 def check_values(values: SecretValues, *, allow_empty: bool = False) -> SecretValues:
@@ -29,14 +31,11 @@ def check_values(values: SecretValues, *, allow_empty: bool = False) -> SecretVa
 
     Messages name keys and sizes, never a value.
     """
-    import re
-
     if not values and not allow_empty:
         raise ValueError("a secret needs at least one KEY=VALUE")
     if len(values) > MAX_KEYS:
         raise ValueError(f"a secret holds at most {MAX_KEYS} keys ({len(values)} given)")
-    pattern = re.compile(KEY_PATTERN)
-    bad = [k for k in values if not pattern.match(k)]
+    bad = [k for k in values if not _KEY.match(k)]
     if bad:
         shown = ", ".join(repr(k[:40]) for k in bad[:3])
         raise ValueError(f"keys must be letters, digits, '_', '.' or '-' (1-100 characters): {shown}")
