@@ -101,3 +101,18 @@ class VersionMismatch(RunyardError):
     """Client and server (or database) speak different schema versions."""
 
     code = "version_mismatch"
+
+
+class SecretStoreError(RunyardError):
+    """A secret store refused or lost a secret's values (HTTP 500: the server's configuration or the store
+    is at fault, not the request)."""
+
+    code = "secret_store_error"
+    #: The same request fails the same way until someone fixes the store: the HTTP client does not retry.
+    permanent = True
+
+
+class SecretKeyError(SecretStoreError):
+    """The key that encrypts secret values is missing or wrong where the workspace runs."""
+
+    code = "secret_key_error"

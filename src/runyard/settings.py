@@ -60,6 +60,23 @@ class Settings(BaseModel):
         default=10 * 1024 * 1024, description="Largest request body the Workspace Server accepts (413 above)."
     )
 
+    # --- secrets (runyard.secrets) ---
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Key(s) encrypting secret values in the workspace database: URL-safe base64 of 32 bytes, "
+        "comma-separated while rotating (the first encrypts). Default: a random key kept in home/secrets.key, "
+        "mode 0600. Read where the workspace runs (the server, or this process for the embedded workspace).",
+    )
+    secrets_store: str = Field(
+        default="database",
+        description="Secret store flavor that keeps the values of new secrets (entry point group "
+        "`runyard.secret_stores`); `database`: encrypted in the workspace database; `aws`: AWS Secrets Manager "
+        "(region, credentials and endpoint from the usual AWS_* variables; needs `runyard[aws]`).",
+    )
+    secrets_aws_prefix: str = Field(
+        default="runyard/", description="Name prefix of the AWS Secrets Manager secrets the `aws` store makes."
+    )
+
     # --- authentication and the control plane (runyard.control_plane) ---
     auth: Literal["none", "control_plane", "all_in_one"] = Field(
         default="none",

@@ -45,6 +45,10 @@ RULES: dict[str, str] = {
     "components-create": "stacks:create", "components-get": "stacks:read",
     "components-list": "stacks:read", "flavors-list": "stacks:read", "components-update": "stacks:update",
     "components-delete": "stacks:delete",
+    # metadata is `read`; values need their own permission (developer and viewer lack it)
+    "secrets-create": "secrets:create", "secrets-list": "secrets:read", "secrets-get": "secrets:read",
+    "secrets-get_values": "secrets:read_secret_values", "secrets-update": "secrets:update",
+    "secrets-delete": "secrets:delete",
 }
 #: Routes anyone may call (liveness for load balancers).
 PUBLIC = {"server-health"}

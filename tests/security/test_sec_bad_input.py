@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated
 
 import jwt
 import pytest
 from cp_world import World, bearer
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from runyard.control_plane.api.app import create_control_plane_app
 from runyard.control_plane.db.models import AuditEventRow, GrantRow, RoleRow
-from runyard.workspace.api import errors
-from runyard.workspace.api.deps import Authorize, Principal
 
 
 def _audit(world: World, **where: str) -> list[AuditEventRow]:
@@ -162,27 +159,6 @@ def test_a_viewer_cannot_trigger_or_delete_a_run(world: World, ws_client: TestCl
     refused = _audit(world, action="auth.forbidden", actor_name="viewer@acme.test")
     assert {e.details["permission"] for e in refused} == {"runs:create", "runs:delete"}
     assert all(e.ip and e.user_agent and e.workspace == world.ws_a.audience for e in refused)
-
-
-def test_secret_values_need_their_own_permission(world: World, protected_app: FastAPI) -> None:
-    """No secrets API exists yet; its route will declare this permission, checked by the same guard."""
-    app = FastAPI()
-    errors.install(app)
-    app.state.authenticator = protected_app.state.authenticator
-    app.state.database = protected_app.state.database
-
-    @app.get("/secrets/{name}/value")
-    def secret_value(name: str, _: Annotated[Principal, Depends(Authorize("secrets:read_secret_values"))]) -> dict:
-        return {"value": "s3cr3t"}
-
-    client = TestClient(app, raise_server_exceptions=False)
-    for who, status in (("developer", 403), ("viewer", 403), ("stack_admin", 200), ("admin", 200)):
-        response = client.get("/secrets/db/value", headers=bearer(world.token(who)))
-        assert response.status_code == status, who
-        if status == 403:
-            assert "s3cr3t" not in response.text
-    protected_app.state.authenticator.audit.flush()
-    assert len(_audit(world, action="auth.forbidden")) == 2
 
 
 def test_an_api_key_of_another_org_finds_nothing(world: World, cp_client: TestClient) -> None:

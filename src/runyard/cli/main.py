@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from runyard.cli import artifacts, control_plane, pipelines, runs, server, stacks, workspace
+from runyard.cli import artifacts, control_plane, pipelines, runs, secrets, server, stacks, workspace
 
 app = typer.Typer(
     name="runyard",
@@ -22,6 +22,7 @@ app.add_typer(runs.app, name="run", help="List, inspect and manage pipeline runs
 app.add_typer(pipelines.app, name="pipeline", help="List pipelines and their runs.")
 app.add_typer(artifacts.app, name="artifact", help="List and inspect artifacts, their versions and lineage.")
 app.add_typer(stacks.app, name="stack", help="Register, list and activate stacks and their components.")
+app.add_typer(secrets.app, name="secret", help="Create, list, show and change secrets (values encrypted at rest).")
 control_plane.register(app)
 
 

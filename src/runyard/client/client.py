@@ -117,6 +117,39 @@ class Client:
     def list_components(self, type: str | None = None) -> list[s.ComponentRead]:
         return self.api.list_components(type)
 
+    # secrets ------------------------------------------------------------------------------------
+    def create_secret(self, name: str, values: dict[str, str], *, description: str | None = None
+                      ) -> s.SecretRead:
+        """Stores a new secret (``values``: key -> value strings, encrypted at rest)."""
+        return self.api.create_secret(s.SecretCreate(name=name, values=values, description=description))
+
+    def get_secret(self, name_or_id: str) -> s.SecretValuesRead:
+        """A secret with its ``.values``; each value is masked (``***``) in logs captured from now on."""
+        from runyard.logs.masking import register_secret
+
+        secret = self.api.get_secret_values(name_or_id)
+        for value in secret.values.values():
+            register_secret(value)
+        return secret
+
+    def get_secret_metadata(self, name_or_id: str) -> s.SecretRead:
+        """A secret's name, keys, description and history, without its values."""
+        return self.api.get_secret(name_or_id)
+
+    def list_secrets(self, *, name_contains: str | None = None) -> list[s.SecretRead]:
+        """Every secret's metadata, by name; never values."""
+        return self.api.list_secrets(name_contains)
+
+    def update_secret(self, name_or_id: str, values: dict[str, str] | None = None, *,
+                      remove_keys: list[str] | tuple[str, ...] = (), description: str | None = None
+                      ) -> s.SecretRead:
+        """Sets (adds or replaces) the keys in ``values``, removes ``remove_keys``, changes the description."""
+        return self.api.update_secret(name_or_id, s.SecretUpdate(values=values or {}, remove_keys=list(remove_keys),
+                                                                  description=description))
+
+    def delete_secret(self, name_or_id: str) -> None:
+        self.api.delete_secret(name_or_id)
+
 
 def _uuid(value: uuid.UUID | str, what: str) -> uuid.UUID:
     if isinstance(value, uuid.UUID):

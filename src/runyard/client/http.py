@@ -167,7 +167,7 @@ class HTTPTransport(Transport):
                     raise self._unreachable(exc) from None
                 self._sleep(attempt)
                 continue
-            if response.status_code in _RETRY_STATUSES and not last:
+            if response.status_code in _RETRY_STATUSES and not last and not _permanent(response):
                 self._sleep(attempt)
                 continue
             if response.status_code == 404 and idempotent_delete and attempt > 0:
@@ -251,6 +251,16 @@ def _error_classes() -> dict[str, type[ex.RunyardError]]:
         found.setdefault(cls.code, cls)
         pending.extend(cls.__subclasses__())
     return found
+
+
+def _permanent(response: httpx.Response) -> bool:
+    """A 5xx naming a domain error marked ``permanent`` (a server misconfiguration): retrying cannot help."""
+    try:
+        code = response.json().get("error")
+    except (ValueError, AttributeError):
+        return False
+    cls = _error_classes().get(str(code))
+    return bool(cls is not None and getattr(cls, "permanent", False))
 
 
 def _error_from(response: httpx.Response) -> ex.RunyardError:

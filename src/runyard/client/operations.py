@@ -51,6 +51,7 @@ def _build() -> dict[str, Operation]:
     from runyard import schemas as s
     from runyard.schemas.base import Page
     from runyard.schemas.logs import LogPage, LogStreamRead
+    from runyard.schemas.secrets import SecretRead, SecretValuesRead
 
     svc = "runyard.workspace.services."
     ops = [
@@ -188,6 +189,25 @@ def _build() -> dict[str, Operation]:
         ),
         _op("flavors-list", "GET", "/flavors", svc + "stacks:list_flavors", response=list[s.FlavorRead]),
         _op("components-delete", "DELETE", "/components/{type}/{name_or_id}", svc + "stacks:delete_component"),
+        _op("secrets-create", "POST", "/secrets", svc + "secrets:create_secret", response=SecretRead, body="secret"),
+        _op("secrets-list", "GET", "/secrets", svc + "secrets:list_secrets", response=list[SecretRead]),
+        _op("secrets-get", "GET", "/secrets/{name_or_id}", svc + "secrets:get_secret", response=SecretRead),
+        _op(
+            "secrets-get_values",
+            "GET",
+            "/secrets/{name_or_id}/values",
+            svc + "secrets:get_secret_values",
+            response=SecretValuesRead,
+        ),
+        _op(
+            "secrets-update",
+            "PATCH",
+            "/secrets/{name_or_id}",
+            svc + "secrets:update_secret",
+            response=SecretRead,
+            body="update",
+        ),
+        _op("secrets-delete", "DELETE", "/secrets/{name_or_id}", svc + "secrets:delete_secret"),
     ]
     return {op.id: op for op in ops}
 

@@ -10,6 +10,7 @@ from runyard.client.operations import operation
 from runyard.client.transport import Transport
 from runyard.schemas.base import Page, PageRequest
 from runyard.schemas.logs import LogAppend, LogPage, LogQuery, LogStreamRead
+from runyard.schemas.secrets import SecretCreate, SecretRead, SecretUpdate, SecretValuesRead
 
 
 class WorkspaceAPI:
@@ -125,3 +126,22 @@ class WorkspaceAPI:
 
     def delete_component(self, type: str, name_or_id: str) -> None:
         self._call("components-delete", type=type, name_or_id=name_or_id)
+
+    # secrets: metadata and values are separate operations (values need their own permission)
+    def create_secret(self, secret: SecretCreate) -> SecretRead:
+        return self._call("secrets-create", secret=secret)
+
+    def get_secret(self, name_or_id: str) -> SecretRead:
+        return self._call("secrets-get", name_or_id=name_or_id)
+
+    def get_secret_values(self, name_or_id: str) -> SecretValuesRead:
+        return self._call("secrets-get_values", name_or_id=name_or_id)
+
+    def list_secrets(self, name_contains: str | None = None) -> list[SecretRead]:
+        return self._call("secrets-list", name_contains=name_contains)
+
+    def update_secret(self, name_or_id: str, update: SecretUpdate) -> SecretRead:
+        return self._call("secrets-update", name_or_id=name_or_id, update=update)
+
+    def delete_secret(self, name_or_id: str) -> None:
+        self._call("secrets-delete", name_or_id=name_or_id)

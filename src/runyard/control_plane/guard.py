@@ -30,7 +30,7 @@ from runyard.control_plane.verifier import TokenVerifier
 from runyard.exceptions import PermissionDenied, Unauthenticated
 from runyard.workspace.api.deps import Principal
 
-#: Successful writes worth an audit entry: (method, route template) -> action.
+#: Successful requests worth an audit entry: (method, route template) -> action.
 AUDITED: dict[tuple[str, str], str] = {
     ("POST", "/runs"): "run.trigger",
     ("DELETE", "/runs/{run_id}"): "run.delete",
@@ -42,7 +42,15 @@ AUDITED: dict[tuple[str, str], str] = {
     ("POST", "/components"): "component.create",
     ("PATCH", "/components/{type}/{name_or_id}"): "component.update",
     ("DELETE", "/components/{type}/{name_or_id}"): "component.delete",
+    ("POST", "/secrets"): "secret.create",
+    ("PATCH", "/secrets/{name_or_id}"): "secret.update",
+    ("DELETE", "/secrets/{name_or_id}"): "secret.delete",
+    # reads are not audited, except reading secret values: who saw which secret, and when
+    ("GET", "/secrets/{name_or_id}/values"): "secret.read_values",
 }
+#: Path prefixes of the audited reads, so every other GET skips the audit middleware's bookkeeping.
+_AUDITED_READ_PREFIXES = tuple(sorted({"/api/v1" + path.split("{", 1)[0] for method, path in AUDITED
+                                       if method == "GET"}))
 _EXCHANGE_CACHE_MAX = 1024
 
 
@@ -240,14 +248,16 @@ def _relative(path: str) -> str:
 
 
 class AuditMiddleware:
-    """Emits the audit entry an authorized write asked for (``request.state.audit``) once it succeeded."""
+    """Emits the audit entry an authorized write or secret read asked for (``request.state.audit``) once it
+    succeeded; GETs outside the audited prefixes pass straight through."""
 
     def __init__(self, app: ASGIApp, *, authenticator: Authenticator) -> None:
         self.app = app
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "GET":
+        if scope["type"] != "http" or (scope["method"] == "GET"
+                                       and not scope["path"].startswith(_AUDITED_READ_PREFIXES)):
             await self.app(scope, receive, send)
             return
         status = 500

@@ -21,6 +21,7 @@ from runyard.schemas.pipelines import (
     SnapshotRead,
 )
 from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
+from runyard.schemas.secrets import SecretCreate, SecretRead, SecretUpdate, SecretValuesRead
 from runyard.schemas.stacks import (
     ComponentCreate,
     ComponentRead,
@@ -65,6 +66,10 @@ __all__ = [
     "RunRead",
     "RunStatus",
     "RunUpdate",
+    "SecretCreate",
+    "SecretRead",
+    "SecretUpdate",
+    "SecretValuesRead",
     "SnapshotCreate",
     "SnapshotRead",
     "StackCreate",

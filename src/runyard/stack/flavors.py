@@ -16,6 +16,7 @@ GROUPS = {
     "orchestrator": "runyard.orchestrators",
     "artifact_store": "runyard.artifact_stores",
     "log_backend": "runyard.log_backends",
+    "secret_store": "runyard.secret_stores",
 }
 
 BUILTIN: dict[str, dict[str, str]] = {
@@ -30,6 +31,10 @@ BUILTIN: dict[str, dict[str, str]] = {
         "artifact_store": "runyard.logs.backends.artifact_store:ArtifactStoreLogBackend",
         "database": "runyard.logs.backends.database:DatabaseLogBackend",
         "otlp": "runyard.logs.backends.otlp:OTLPLogBackend",
+    },
+    "secret_store": {
+        "database": "runyard.secrets.stores.database:DatabaseSecretStore",
+        "aws": "runyard.secrets.stores.aws:AwsSecretStore",
     },
 }
 

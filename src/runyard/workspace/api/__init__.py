@@ -18,10 +18,12 @@ def routers() -> list[APIRouter]:
         metadata,
         pipelines,
         runs,
+        secrets,
         snapshots,
         stacks,
         steps,
     )
 
-    modules = (pipelines, snapshots, runs, steps, logs, artifacts, metadata, stacks, components, flavors)
+    modules = (pipelines, snapshots, runs, steps, logs, artifacts, metadata, stacks, components, flavors,
+               secrets)
     return [m.router for m in modules]

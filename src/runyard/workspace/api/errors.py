@@ -40,6 +40,7 @@ STATUS_OF: dict[type[ex.RunyardError], int] = {
     ex.ServerUnavailable: 503,
     ex.ArtifactError: 422,
     ex.StepFailed: 422,
+    ex.SecretStoreError: 500,  # includes SecretKeyError
     ex.RunyardError: 400,
 }
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import LargeBinary
 
 from runyard.workspace.db.types import UTCDateTime, utcnow
 
@@ -227,3 +228,21 @@ class LogStreamRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     lines: Mapped[int] = mapped_column(Integer, default=0)
     complete: Mapped[bool] = mapped_column(default=False)
+
+
+class SecretRow(Base):
+    """A secret's metadata; its values are kept by its ``store`` (``database``: ``ciphertext`` below,
+    AES-GCM under the key named by ``key_id``; the key itself is never in this database)."""
+
+    __tablename__ = "secrets"
+    id: Mapped[uuid.UUID] = _id()
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    #: The names of the values (not secret themselves), so listings need no decryption.
+    keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    store: Mapped[str] = mapped_column(String(50))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created: Mapped[datetime] = _created()
+    updated: Mapped[datetime] = _created()
