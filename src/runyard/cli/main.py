@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from runyard.cli import artifacts, control_plane, pipelines, runs, server, stacks, workspace
+from runyard.cli import access, artifacts, control_plane, members, orgs, pipelines, runs, server, stacks, workspace
 
 app = typer.Typer(
     name="runyard",
@@ -23,6 +23,9 @@ app.add_typer(pipelines.app, name="pipeline", help="List pipelines and their run
 app.add_typer(artifacts.app, name="artifact", help="List and inspect artifacts, their versions and lineage.")
 app.add_typer(stacks.app, name="stack", help="Register, list and activate stacks and their components.")
 control_plane.register(app)
+orgs.register(app)
+members.register(app)
+access.register(app)
 
 
 def main() -> None:
