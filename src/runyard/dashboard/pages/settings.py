@@ -148,7 +148,8 @@ def _audit(request: Request, view: SettingsView) -> dict[str, Any]:
     since = _parse_time(q.get("since"))
     with view.cp.db.session(write=False) as session:
         events, cursor = audit.list_events(session, org_id=view.access.org.id, since=since, limit=50,
-                                           cursor=(q.get("cursor") or "")[:200] or None, **filters)
+                                           cursor=(q.get("cursor") or "")[:200] or None, action=filters["action"],
+                                           actor=filters["actor"], outcome=filters["outcome"])
     keep = {k: v for k, v in {**filters, "since": q.get("since") or None}.items() if v}
     form = {k: keep.get(k, "") for k in ("action", "actor", "outcome", "since")}
     return {"events": events, "filters": keep, "form": form, "next_cursor": cursor, "query": _query}

@@ -54,10 +54,10 @@ def _act(request: Request, org: str, csrf: str, *, section: str, permission: str
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 400)
         return render_section(request, view, section, error=exc.headline, status=status)
     except ValidationError as exc:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return render_section(request, view, section, error=f"{where}: {first.get('msg', 'invalid')}".strip(": "),
-                              status=400)
+        errors = exc.errors()
+        where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+        message = errors[0]["msg"] if errors else "invalid input"
+        return render_section(request, view, section, error=f"{where}: {message}" if where else message, status=400)
     if isinstance(result, Response):
         return result
     return RedirectResponse(f"/settings/{view.org}/{section}?done={done}", status_code=303)
@@ -71,7 +71,8 @@ def _key_page(request: Request, view: SettingsView, created: Any) -> Response:
 
 # --- members --------------------------------------------------------------------------------------
 @router.post("/settings/{org}/members")
-def add_member(request: Request, org: str, *, csrf: Csrf = "", email: Name, name: Annotated[str, Form(max_length=200)] = "",
+def add_member(request: Request, org: str, *, csrf: Csrf = "", email: Name,
+               name: Annotated[str, Form(max_length=200)] = "",
                password: Annotated[str, Form(max_length=1024)] = "") -> Response:
     from runyard.control_plane.api import directory
     from runyard.control_plane.schemas import UserCreate
