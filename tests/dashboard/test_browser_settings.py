@@ -71,6 +71,14 @@ def test_admin_signs_in_creates_a_team_and_sees_it(chromium: Any, all_in_one: _S
         tab.shot("settings-teams")
         page.get_by_role("link", name="Audit log").click()
         assert page.locator("#audit").get_by_text("team.create").first.is_visible()
+        page.get_by_role("link", name="Teams").click()
+        answers = iter([False, True])  # the first "Delete team?" is dismissed, the second accepted
+        page.on("dialog", lambda dialog: dialog.accept() if next(answers) else dialog.dismiss())
+        page.click("#team-data-science button.danger")
+        assert page.locator("#team-data-science").is_visible()
+        page.click("#team-data-science button.danger")
+        page.wait_for_url("**/settings/default/teams?done=team-deleted")
+        assert page.locator("#team-data-science").count() == 0
         assert tab.errors == [] and tab.blocked == []
     finally:
         tab.context.close()

@@ -18,10 +18,10 @@ import hmac
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlparse
 
-from fastapi import Request
+from fastapi import Form, Request
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
@@ -142,6 +142,46 @@ def audit_refusal(request: Request, cp: ControlPlane, actor: Actor, org_id: uuid
                                     target=request.url.path[:300],
                                     details={"method": request.method, "permission": reason[:200],
                                              "via": "dashboard"})
+
+
+class SettingsGuard:
+    """What every Settings route declares, once: the signed-in person, in the organization of the path,
+    holding ``permission`` there (``None``: the route's own code checks it, at a finer scope)."""
+
+    def __init__(self, permission: str | None = None) -> None:
+        self.permission = permission
+
+    def view(self, request: Request, org: str) -> SettingsView:
+        view = settings_view(request, org)
+        if self.permission is not None:
+            view.require(request, self.permission)
+        return view
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.permission!r})"
+
+
+class SettingsPage(SettingsGuard):
+    """``Depends(SettingsPage("audit:read"))`` on a GET page."""
+
+    def __call__(self, request: Request, org: str) -> SettingsView:
+        return self.view(request, org)
+
+
+class SettingsForm(SettingsGuard):
+    """``Depends(SettingsForm("teams:create"))`` on a form post: the CSRF check first (refusals audited),
+    then the permission."""
+
+    def __call__(self, request: Request, org: str, csrf: Annotated[str, Form(max_length=200)] = "") -> SettingsView:
+        view = settings_view(request, org)
+        try:
+            check_form(request, view, csrf)
+        except PermissionDenied:
+            audit_refusal(request, view.cp, view.actor, view.access.org.id, "csrf")
+            raise
+        if self.permission is not None:
+            view.require(request, self.permission)
+        return view
 
 
 class SignInRedirect(APIRoute):

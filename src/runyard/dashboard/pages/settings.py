@@ -9,14 +9,15 @@ never the protection. Data is read through the control plane's service functions
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.responses import RedirectResponse, Response
 
 from runyard.dashboard.settings_auth import (
     SECTIONS,
+    SettingsPage,
     SettingsView,
     SignInRedirect,
     control_plane_of,
@@ -80,10 +81,12 @@ def render_section(request: Request, view: SettingsView, section: str, *, error:
 
 
 @router.get("/settings/{org}/{section}")
-def settings_section(request: Request, org: str, section: str) -> Response:
+def settings_section(request: Request, section: str, view: Annotated[SettingsView, Depends(SettingsPage())],
+                     ) -> Response:
+    """Each section's read permission is checked by ``render_section`` (see ``SECTIONS``)."""
     if section not in LOADERS:
         raise NotFound(f"There is no settings page {section!r}.", hint="Pick one in the Settings menu.")
-    return render_section(request, settings_view(request, org), section)
+    return render_section(request, view, section)
 
 
 # --- what each section shows ----------------------------------------------------------------------
@@ -175,13 +178,11 @@ LOADERS = {"members": _members, "teams": _teams, "roles": _roles, "service-accou
 
 
 @router.get("/settings/{org}/audit/export")
-def export_audit(request: Request, org: str, format: Literal["jsonl", "csv"] = "csv",
-                 since: str | None = Query(None, max_length=40)) -> Response:
+def export_audit(view: Annotated[SettingsView, Depends(SettingsPage("audit:read"))],
+                 format: Literal["jsonl", "csv"] = "csv", since: str | None = Query(None, max_length=40)) -> Response:
     """The audit log as a file, for the signed-in browser (the API route wants a bearer token)."""
     from runyard.control_plane.services import audit
 
-    view = settings_view(request, org)
-    view.require(request, "audit:read")
     with view.cp.db.session(write=False) as session:
         chunks = list(audit.export(audit.iter_all(session, org_id=view.access.org.id, since=_parse_time(since)),
                                    fmt=format))
