@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cp_world import World, bearer
+from cp_world import World, bearer, build_world
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from runyard.control_plane.api.app import create_control_plane_app
 from runyard.control_plane.api.deps import Require
+from runyard.control_plane.core import ControlPlane
 from runyard.control_plane.db.models import ApiKeyRow, AuditEventRow, GrantRow, ServiceAccountRow
 
 #: operationId -> what the route demands: a permission (``Require``), ``member`` (any member; finer checks in
@@ -35,6 +36,12 @@ RULES: dict[str, str] = {
     "grants-list": "roles:read", "grants-create": "member", "grants-delete": "member",
     "audit-list": "audit:read", "audit-export": "audit:read",
 }
+
+
+@pytest.fixture
+def world(cp: ControlPlane) -> World:
+    """The test world on SQLite and on PostgreSQL (the conftest's ``world`` is SQLite only)."""
+    return build_world(cp)
 
 
 def _declared(dependant: Any) -> list[str]:

@@ -87,7 +87,7 @@ def add_member(request: Request, view: MayCreateUsers, email: Name,
 
     def act(view: SettingsView) -> Any:
         body = UserCreate(email=email, name=name, password=SecretStr(password) if password else None)
-        return directory.create_user(view.access, view.cp, body) and None
+        return directory.create_user(view.access, view.cp, body)
 
     return _act(request, view, section="members", action=act, done="member-added")
 
@@ -111,7 +111,7 @@ def create_team(request: Request, view: MayCreateTeams, name: Name) -> Response:
     from runyard.control_plane.schemas import TeamCreate
 
     return _act(request, view, section="teams", done="team-created",
-                action=lambda view: directory.create_team(view.access, view.cp, TeamCreate(name=name)) and None)
+                action=lambda view: directory.create_team(view.access, view.cp, TeamCreate(name=name)))
 
 
 @router.post("/settings/{org}/teams/{team}/delete")
@@ -149,7 +149,7 @@ def create_role(request: Request, view: MayCreateRoles, name: Name,
     wanted = [p for p in permissions.replace(",", " ").split() if p]
     return _act(request, view, section="roles", done="role-created",
                 action=lambda view: access.create_role(view.access, view.cp, RoleCreate(name=name,
-                                                                                        permissions=wanted)) and None)
+                                                                                        permissions=wanted)))
 
 
 @router.post("/settings/{org}/roles/{role}/delete")
@@ -194,7 +194,7 @@ def create_service_account(request: Request, view: MayCreateServiceAccounts, nam
     body = {"name": name, "description": description}
     return _act(request, view, section="service-accounts",
                 done="account-created", action=lambda view: access.create_service_account(
-                    view.access, view.cp, ServiceAccountCreate.model_validate(body)) and None)
+                    view.access, view.cp, ServiceAccountCreate.model_validate(body)))
 
 
 @router.post("/settings/{org}/service-accounts/{account}/delete")
@@ -247,7 +247,7 @@ def create_project(request: Request, view: MayCreateProjects, workspace: Name, n
 
     return _act(request, view, section="projects", done="project-created",
                 action=lambda view: directory.create_project(view.access, view.cp, workspace,
-                                                             ProjectCreate(name=name)) and None)
+                                                             ProjectCreate(name=name)))
 
 
 @router.post("/settings/{org}/projects/{workspace}/{project}/delete")
