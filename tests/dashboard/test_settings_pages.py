@@ -192,3 +192,36 @@ def test_without_a_control_plane_settings_explain_how(runyard_home: Path) -> Non
     with TestClient(create_app(f"sqlite:///{runyard_home / 'ws.db'}"), raise_server_exceptions=False) as client:
         page = client.get("/settings")
     assert page.status_code == 400 and "runyard up --admin-email" in page.text
+
+
+def test_a_control_plane_served_alone_serves_settings_too(runyard_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split mode: the Settings pages live on the control plane; the workspace's /settings points there."""
+    from runyard.control_plane.api.app import create_control_plane_app
+    from runyard.control_plane.db.engine import reset_control_plane_databases
+    from runyard.settings import get_settings
+    from runyard.workspace.app import create_app
+
+    monkeypatch.setenv("RUNYARD_PASSWORD_HASH_MEMORY_KIB", "8192")
+    monkeypatch.setenv("RUNYARD_PASSWORD_HASH_TIME_COST", "1")
+    get_settings.cache_clear()
+    cp = ControlPlane(f"sqlite:///{runyard_home / 'cp.db'}")
+    cp.bootstrap_admin(email=ADMIN, password=PASSWORD)
+    try:
+        with TestClient(create_control_plane_app(control_plane=cp), raise_server_exceptions=False) as client:
+            sign_in(client, ADMIN)
+            page = client.get("/settings/default/teams")
+            assert page.status_code == 200 and 'id="create-team"' in page.text
+            assert 'href="/runs"' not in page.text  # no workspace pages on a control plane
+            assert client.get("/static/settings.css").status_code == 200
+            created = client.post("/settings/default/teams", data={"name": "platform", "csrf": csrf_of(page.text)})
+            assert created.status_code == 200 and 'id="team-platform"' in created.text
+    finally:
+        reset_control_plane_databases()
+
+    monkeypatch.setenv("RUNYARD_AUTH", "control_plane")
+    monkeypatch.setenv("RUNYARD_CONTROL_PLANE_URL", "https://cp.example.com")
+    monkeypatch.setenv("RUNYARD_WORKSPACE_AUDIENCE", "runyard:default:lab")
+    get_settings.cache_clear()
+    with TestClient(create_app(f"sqlite:///{runyard_home / 'ws.db'}"), raise_server_exceptions=False) as workspace:
+        moved = workspace.get("/settings", follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "https://cp.example.com/settings"

@@ -87,7 +87,7 @@ def control_plane_of(request: Request) -> ControlPlane:
         from runyard.settings import get_settings
 
         elsewhere = get_settings().control_plane_url
-        hint = (f"Administer it with the CLI (`runyard team list`, ...) against {elsewhere}." if elsewhere else
+        hint = (f"They are served by the control plane: {elsewhere.rstrip('/')}/settings" if elsewhere else
                 "Start the server with accounts: `runyard up --admin-email you@example.com`.")
         raise NoControlPlane("Settings (members, teams, roles, keys) need the control plane in this server.", hint=hint)
     return cp

@@ -49,7 +49,11 @@ NOTICES = {
 def settings_home(request: Request) -> Response:
     """The first section the person may see, in their first organization (``default`` first)."""
     from runyard.control_plane.services import orgs
+    from runyard.settings import get_settings
 
+    elsewhere = get_settings().control_plane_url
+    if getattr(request.app.state, "control_plane", None) is None and elsewhere:  # split mode's workspace
+        return RedirectResponse(elsewhere.rstrip("/") + "/settings", status_code=303)
     cp = control_plane_of(request)
     actor, _ = signed_in(request, cp)
     with cp.db.session(write=False) as session:
@@ -74,6 +78,7 @@ def render_section(request: Request, view: SettingsView, section: str, *, error:
         "section": section, "sections": view.sections(), "error": error,
         "notice": NOTICES.get(request.query_params.get("done", "")), "can": view.can, "csrf": view.csrf,
         "org": view.org, "new_key": None,
+        "workspace_nav": hasattr(request.app.state, "database"),  # a control plane served alone has no runs
     }
     context.update(LOADERS[section](request, view))
     context.update(extra or {})
