@@ -127,6 +127,7 @@ def test_viewer_sees_no_create_buttons_and_the_server_refuses(app_cp: tuple[Test
     nav = re.findall(r'href="/settings/default/([a-z-]+)"', page.text)
     assert set(nav) == {"members", "teams", "projects"}  # the viewer role reads the directory only
     assert client.get("/settings/default/audit").status_code == 403
+    assert client.get("/settings", follow_redirects=False).headers["location"] == "/settings/default/members"
     assert client.get("/settings/default/roles").status_code == 403
     token = csrf_of(page.text)
     refused = client.post("/settings/default/teams", data={"name": "sneaky", "csrf": token})
@@ -225,3 +226,15 @@ def test_a_control_plane_served_alone_serves_settings_too(runyard_home: Path, mo
     with TestClient(create_app(f"sqlite:///{runyard_home / 'ws.db'}"), raise_server_exceptions=False) as workspace:
         moved = workspace.get("/settings", follow_redirects=False)
     assert moved.status_code == 303 and moved.headers["location"] == "https://cp.example.com/settings"
+
+
+def test_a_member_without_any_administration_is_told_so(app_cp: tuple[TestClient, ControlPlane]) -> None:
+    client, cp = app_cp
+    with cp.db.session(write=True) as s:
+        org = orgs.get_org(s, name="default")
+        nobody = users.create_user(s, email="nobody@example.com", password=PASSWORD, actor=SYSTEM, org_id=org.id)
+        orgs.add_member(s, org_id=org.id, user_id=nobody.id, actor=SYSTEM)
+    sign_in(client, "nobody@example.com")
+    page = client.get("/settings")
+    assert page.status_code == 403 and "include no part of its settings" in page.text
+    assert client.get("/settings/default/members").status_code == 403

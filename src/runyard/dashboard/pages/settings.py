@@ -25,7 +25,7 @@ from runyard.dashboard.settings_auth import (
     signed_in,
 )
 from runyard.dashboard.web import PageRoute, render
-from runyard.exceptions import NotFound
+from runyard.exceptions import NotFound, PermissionDenied
 
 
 class SettingsRoute(PageRoute, SignInRedirect):
@@ -65,7 +65,10 @@ def settings_home(request: Request) -> Response:
     org = "default" if "default" in names else names[0]
     view = settings_view(request, org)
     first = view.sections()
-    return RedirectResponse(f"/settings/{org}/{first[0][0] if first else 'members'}", status_code=303)
+    if not first:
+        raise PermissionDenied(f"Your roles in {org} include no part of its settings.",
+                               hint="Ask an organization admin if you need to see members, teams or keys.")
+    return RedirectResponse(f"/settings/{org}/{first[0][0]}", status_code=303)
 
 
 def render_section(request: Request, view: SettingsView, section: str, *, error: str | None = None,
