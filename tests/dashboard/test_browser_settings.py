@@ -80,6 +80,16 @@ def test_admin_signs_in_creates_a_team_and_sees_it(chromium: Any, all_in_one: _S
         page.click("#team-data-science button.danger")
         page.wait_for_url("**/settings/default/teams?done=team-deleted")
         assert page.locator("#team-data-science").count() == 0
+        page.get_by_role("link", name="Service accounts & keys").click()
+        page.fill("#create-account input[name=name]", "ci")
+        page.click("#create-account button[type=submit]")
+        page.fill("#account-ci input[name=name]", "deploy")
+        page.click("#account-ci form.inline-form button[type=submit]")
+        secret = page.locator("#new-key-value").inner_text()
+        assert secret.startswith("ry_")
+        tab.shot("settings-new-key")
+        page.get_by_role("link", name="Service accounts & keys").click()
+        assert page.locator("#new-key-value").count() == 0 and secret not in page.content()
         assert tab.errors == [] and tab.blocked == []
     finally:
         tab.context.close()
