@@ -17,6 +17,8 @@ from runyard.workspace.app import create_app
 
 #: The one route without a permission: static files hold no workspace data (see pages/static.py).
 UNGUARDED = {"/static/{path:path}"}
+#: Settings routes without an organization: they act on the caller's own session only (a redirect, sign-out).
+SETTINGS_ENTRY = {"/settings", "/settings/sign-out"}
 
 
 def _authorizations(dependant: Any) -> list[Authorize]:
@@ -40,12 +42,38 @@ def test_every_dashboard_route_checks_one_read_permission() -> None:
     assert len(routes) >= 15
     for route in routes:
         checks = _authorizations(route.dependant)
+        if route.path.startswith("/settings"):  # control-plane administration: checked below
+            assert checks == [], route.path
+            continue
         if route.path in UNGUARDED:
             assert checks == []
             continue
         assert len(checks) == 1, f"{route.path} has {len(checks)} Authorize dependencies"
         assert checks[0].permission.endswith(":read"), (route.path, checks[0])
         assert route.methods == {"GET"}, route.path  # the dashboard only reads (for now)
+
+
+def test_every_settings_route_declares_one_guard_and_forms_check_csrf() -> None:
+    """Settings administer the control plane: each route declares one ``SettingsGuard`` (the organization's
+    grants, as the control-plane API reads them); every POST goes through ``SettingsForm`` (CSRF first)."""
+    from runyard.dashboard.settings_auth import SettingsForm, SettingsGuard
+
+    def guards(dependant: Any) -> list[SettingsGuard]:
+        found = [dependant.call] if isinstance(dependant.call, SettingsGuard) else []
+        for sub in dependant.dependencies:
+            found.extend(guards(sub))
+        return found
+
+    routes = [r for r in _flatten(router().routes) if isinstance(r, APIRoute) and r.path.startswith("/settings")]
+    assert len(routes) >= 20
+    for route in routes:
+        if route.path in SETTINGS_ENTRY:
+            assert guards(route.dependant) == [], route.path
+            continue
+        found = guards(route.dependant)
+        assert len(found) == 1, f"{route.path} has {len(found)} settings guards"
+        if "POST" in route.methods:
+            assert isinstance(found[0], SettingsForm), route.path
 
 
 def test_dashboard_routes_are_not_part_of_the_api_document(tmp_path: Any) -> None:

@@ -32,7 +32,8 @@ from runyard.cli.output import (
 
 control_plane_app = typer.Typer(help="Run and administer the control plane (users, roles, tokens, SSO).",
                                 no_args_is_help=True)
-workspace_app = typer.Typer(help="Run a Workspace Server that trusts a control plane.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces of an organization (list, create), and serving one (serve).\n\n"
+                            "Example: runyard workspace list", no_args_is_help=True)
 audit_app = typer.Typer(help="Read the audit log (admins).", no_args_is_help=True)
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from runyard.cli import artifacts, control_plane, pipelines, runs, secrets, server, stacks, workspace
+from runyard.cli import (
+    access,
+    artifacts,
+    control_plane,
+    members,
+    orgs,
+    pipelines,
+    runs,
+    secrets,
+    server,
+    stacks,
+    workspace,
+)
 
 app = typer.Typer(
     name="runyard",
@@ -24,6 +36,9 @@ app.add_typer(artifacts.app, name="artifact", help="List and inspect artifacts, 
 app.add_typer(stacks.app, name="stack", help="Register, list and activate stacks and their components.")
 app.add_typer(secrets.app, name="secret", help="Create, list, show and change secrets (values encrypted at rest).")
 control_plane.register(app)
+orgs.register(app)
+members.register(app)
+access.register(app)
 
 
 def main() -> None:

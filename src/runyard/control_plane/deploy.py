@@ -8,7 +8,9 @@
   verifies tokens in-process.
 
 Both protected modes put ``/.well-known/runyard`` on the workspace, which tells ``runyard login`` where
-to sign in and which audience to ask for.
+to sign in and which audience to ask for. The dashboard signs browsers in with the control plane's own
+cookie session (all-in-one) or through ``/auth/login`` and the control plane's ``/workspace-login``
+(split mode, :mod:`runyard.control_plane.browser_login`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def authenticator_from_settings(settings: Settings) -> Authenticator | None:
                              poll_s=settings.revocation_poll_s)
     sink = HttpAuditSink(settings.control_plane_url, settings.audit_api_key.get_secret_value()) \
         if settings.audit_api_key else LogAuditSink()
-    return Authenticator(verifier, audit=sink)
+    from runyard.control_plane.browser_login import cookie_token
+
+    return Authenticator(verifier, audit=sink, cookie_login=cookie_token)
 
 
 def install_discovery(app: FastAPI, *, control_plane_url: str | None, audience: str) -> None:
@@ -62,8 +66,13 @@ def protect_from_settings(app: FastAPI, settings: Settings) -> None:
     authenticator = authenticator_from_settings(settings)
     if authenticator is None:
         return
+    from runyard.control_plane.browser_login import install_browser_login
+
     install_auth(app, authenticator)
     install_discovery(app, control_plane_url=settings.control_plane_url, audience=authenticator.verifier.audience)
+    assert settings.control_plane_url is not None
+    install_browser_login(app, control_plane_url=settings.control_plane_url, audience=authenticator.verifier.audience,
+                          verifier=authenticator.verifier)
 
 
 def serve_control_plane_here(app: FastAPI, cp: ControlPlane) -> None:
@@ -79,6 +88,7 @@ def serve_control_plane_here(app: FastAPI, cp: ControlPlane) -> None:
     install_auth(app, Authenticator(cp.verifier(audience), audit=LocalAuditSink(cp), org_id=str(workspace.org_id),
                                     cookie_login=CookieSessions(cp, audience)))
     install_discovery(app, control_plane_url=None, audience=audience)
+    app.state.sign_in_path = "/login"  # dashboard pages send signed-out browsers there
     app.add_middleware(SecurityHeadersMiddleware)
 
 

@@ -42,6 +42,17 @@ class OrganizationRead(ReadSchema):
     created: datetime
 
 
+class OrganizationDetail(OrganizationRead):
+    """``orgs-get``: an organization with what it holds, and what the caller may do there."""
+
+    workspaces: list[str]
+    members: int
+    teams: int
+    service_accounts: int
+    #: The caller's organization-wide permissions (what the dashboard uses to hide what they may not do).
+    permissions: list[str]
+
+
 class WorkspaceCreate(Schema):
     name: Slug
     url: str = Field(pattern=r"^https?://[^\s]+$", max_length=500)
@@ -175,6 +186,21 @@ class GrantRead(ReadSchema):
     scope_type: str
     scope_id: uuid.UUID
     created: datetime
+    #: Readable names: the subject's email or name, the scope's ``workspace`` or ``workspace/project``.
+    subject: str | None = None
+    scope: str | None = None
+
+
+class TeamDetail(TeamRead):
+    members: list[str]
+    grants: list[GrantRead]
+
+
+class UserDetail(UserRead):
+    """``users-get``: a member with their teams and the grants given to them directly."""
+
+    teams: list[str]
+    grants: list[GrantRead]
 
 
 class TokenResponse(BaseModel):

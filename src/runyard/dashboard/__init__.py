@@ -18,10 +18,22 @@ def router() -> APIRouter:
     """All dashboard routes (pages, their small JSON feeds, static files), hidden from the OpenAPI document."""
     from fastapi import APIRouter
 
-    from runyard.dashboard.pages import artifacts, compare, overview, pipelines, run_detail, runs, stacks, static
+    from runyard.dashboard.pages import (
+        artifacts,
+        compare,
+        overview,
+        pipelines,
+        run_detail,
+        runs,
+        settings,
+        settings_actions,
+        stacks,
+        static,
+    )
     from runyard.dashboard.web import PageRoute
 
     combined = APIRouter(route_class=PageRoute, include_in_schema=False)
-    for module in (overview, pipelines, runs, run_detail, artifacts, compare, stacks, static):
+    for module in (overview, pipelines, runs, run_detail, artifacts, compare, stacks, static, settings,
+                   settings_actions):
         combined.include_router(module.router)
     return combined

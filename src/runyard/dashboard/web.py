@@ -80,6 +80,8 @@ class PageRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 response = await handler(request)
+            except Unauthenticated as exc:  # a person's browser goes to the sign-in page, scripts get the 401
+                response = sign_in_redirect(request) or error_page(request, exc)
             except RunyardError as exc:
                 response = error_page(request, exc)
             except (RequestValidationError, ValidationError) as exc:
@@ -94,6 +96,20 @@ class PageRoute(APIRoute):
             return secure(response)
 
         return page_handler
+
+
+def sign_in_redirect(request: Request) -> Response | None:
+    """Where a signed-out browser navigating to a page goes (``app.state.sign_in_path``, set by the
+    deployment that offers browser sign-in); ``None`` for fetches, which keep their 401."""
+    from urllib.parse import quote
+
+    from starlette.responses import RedirectResponse
+
+    target = getattr(request.app.state, "sign_in_path", None)
+    if target is None or request.method != "GET" or "text/html" not in request.headers.get("accept", ""):
+        return None
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{target}?next={quote(here, safe='')}", status_code=303)
 
 
 def page_router() -> APIRouter:

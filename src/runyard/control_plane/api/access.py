@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from runyard.control_plane.api.deps import ControlPlaneDep, OrgAccess, Require, org_access
-from runyard.control_plane.db.models import GrantRow
 from runyard.control_plane.rbac import allows
 from runyard.control_plane.schemas import (
     ApiKeyCreate,
@@ -38,12 +37,14 @@ router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["access"])
 Member = Annotated[OrgAccess, Depends(org_access)]
 CanCreateServiceAccounts = Annotated[OrgAccess, Depends(Require("service_accounts:create"))]
 CanReadServiceAccounts = Annotated[OrgAccess, Depends(Require("service_accounts:read"))]
+CanDeleteServiceAccounts = Annotated[OrgAccess, Depends(Require("service_accounts:delete"))]
 CanCreateKeys = Annotated[OrgAccess, Depends(Require("api_keys:create"))]
 CanReadKeys = Annotated[OrgAccess, Depends(Require("api_keys:read"))]
 CanUpdateKeys = Annotated[OrgAccess, Depends(Require("api_keys:update"))]
 CanDeleteKeys = Annotated[OrgAccess, Depends(Require("api_keys:delete"))]
 CanReadRoles = Annotated[OrgAccess, Depends(Require("roles:read"))]
 CanCreateRoles = Annotated[OrgAccess, Depends(Require("roles:create"))]
+CanDeleteRoles = Annotated[OrgAccess, Depends(Require("roles:delete"))]
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -65,6 +66,14 @@ def create_service_account(access: CanCreateServiceAccounts, cp: ControlPlaneDep
 def list_service_accounts(access: CanReadServiceAccounts, cp: ControlPlaneDep) -> list[ServiceAccountRead]:
     with cp.db.session(write=False) as session:
         return [ServiceAccountRead.model_validate(r) for r in keys.list_service_accounts(session, org_id=access.org.id)]
+
+
+@router.delete("/service-accounts/{account}", operation_id="service_accounts-delete", status_code=204)
+def delete_service_account(access: CanDeleteServiceAccounts, cp: ControlPlaneDep, account: str) -> None:
+    """Revokes the account's keys (they go on the revocation list), drops its grants, retires it."""
+    with cp.db.session(write=True) as session:
+        row = keys.get_service_account(session, org_id=access.org.id, name=account)
+        keys.delete_service_account(session, account=row, actor=access.actor)
 
 
 @router.post("/service-accounts/{account}/api-keys", operation_id="api_keys-create", status_code=201,
@@ -142,10 +151,16 @@ def create_role(access: CanCreateRoles, cp: ControlPlaneDep, body: RoleCreate) -
         return RoleRead.model_validate(row)
 
 
+@router.delete("/roles/{role}", operation_id="roles-delete", status_code=204)
+def delete_role(access: CanDeleteRoles, cp: ControlPlaneDep, role: str) -> None:
+    with cp.db.session(write=True) as session:
+        roles.delete_role(session, org_id=access.org.id, name=role, actor=access.actor)
+
+
 @router.get("/grants", operation_id="grants-list")
 def list_grants(access: CanReadRoles, cp: ControlPlaneDep) -> list[GrantRead]:
     with cp.db.session(write=False) as session:
-        return [_grant_read(g, name) for g, name in roles.list_grants(session, org_id=access.org.id)]
+        return roles.describe_grants(session, roles.list_grants(session, org_id=access.org.id))
 
 
 @router.post("/grants", operation_id="grants-create", status_code=201)
@@ -157,7 +172,7 @@ def create_grant(access: Member, cp: ControlPlaneDep, body: GrantCreate) -> Gran
         grant = roles.create_grant(session, org_id=access.org.id, role=role, subject_type=body.subject_type,
                                    subject_id=subject_id, scope_type=body.scope_type, scope_id=scope_id,
                                    actor=access.actor, actor_permissions=held, subject_label=body.subject)
-        return _grant_read(grant, role.name)
+        return roles.describe_grants(session, [(grant, role.name)])[0]
 
 
 @router.delete("/grants/{grant_id}", operation_id="grants-delete", status_code=204)
@@ -165,11 +180,6 @@ def delete_grant(access: Member, cp: ControlPlaneDep, grant_id: uuid.UUID) -> No
     with cp.db.session(write=True) as session:
         roles.delete_grant(session, org_id=access.org.id, grant_id=grant_id, actor=access.actor,
                            actor_permissions=access.permissions)
-
-
-def _grant_read(grant: GrantRow, role: str) -> GrantRead:
-    return GrantRead(id=grant.id, role=role, subject_type=grant.subject_type, subject_id=grant.subject_id,
-                     scope_type=grant.scope_type, scope_id=grant.scope_id, created=grant.created)
 
 
 def _subject_id(session: Session, access: OrgAccess, subject_type: str, subject: str) -> uuid.UUID:

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runyard import __version__
 from runyard import exceptions as ex
-from runyard.control_plane.api import access, audit, auth, directory, pages, sso
+from runyard.control_plane.api import access, audit, auth, directory, pages, sso, workspace_login
 from runyard.control_plane.api.deps import request_actor
 from runyard.control_plane.core import ControlPlane
 from runyard.control_plane.services import audit as audit_service
@@ -26,7 +26,8 @@ from runyard.workspace.api import errors
 
 logger = logging.getLogger("runyard.control_plane")
 
-ROUTERS = (auth.router, directory.router, access.router, audit.router, pages.router, sso.router)
+ROUTERS = (auth.router, directory.router, access.router, audit.router, pages.router, sso.router,
+           workspace_login.router)
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -47,6 +48,7 @@ def create_control_plane_app(database_url: str | None = None, *, control_plane: 
                   description="Identities, organizations, roles and tokens for Runyard workspaces.")
     app.state.control_plane = cp
     include_routes(app)
+    include_settings_pages(app)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, Any]:
@@ -61,6 +63,15 @@ def create_control_plane_app(database_url: str | None = None, *, control_plane: 
 def include_routes(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router)
+
+
+def include_settings_pages(app: FastAPI) -> None:
+    """The dashboard's Settings pages (and their static files) on a control plane served alone (split
+    mode); in all-in-one mode the workspace's dashboard already serves them."""
+    from runyard.dashboard.pages import settings, settings_actions, static
+
+    for module in (settings, settings_actions, static):
+        app.include_router(module.router)
 
 
 def install_refusal_audit(app: FastAPI) -> None:

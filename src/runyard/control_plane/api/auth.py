@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from runyard.control_plane.actor import Actor
 from runyard.control_plane.api.deps import ControlPlaneDep, CurrentActor, request_actor
+from runyard.control_plane.core import ControlPlane
 from runyard.control_plane.db.models import OrganizationRow, ServiceAccountRow
 from runyard.control_plane.schemas import (
     DeviceCodeResponse,
@@ -27,7 +28,7 @@ from runyard.control_plane.schemas import (
     UserRead,
     WorkloadTokenCreate,
 )
-from runyard.control_plane.services import device, orgs, sessions, tokens, users
+from runyard.control_plane.services import audit, device, login_codes, orgs, sessions, tokens, users
 from runyard.exceptions import InvalidInput, Unauthenticated
 
 router = APIRouter(tags=["auth"])
@@ -58,7 +59,12 @@ def token(
     api_key: Annotated[str | None, Form(max_length=200)] = None,
     device_code: Annotated[str | None, Form(max_length=200)] = None,
     audience: Annotated[str | None, Form(max_length=200)] = None,
+    code: Annotated[str | None, Form(max_length=200)] = None,
+    code_verifier: Annotated[str | None, Form(max_length=200)] = None,
+    redirect_uri: Annotated[str | None, Form(max_length=500)] = None,
 ) -> JSONResponse:
+    if grant_type == "authorization_code":  # a workspace dashboard's sign-in (split mode)
+        return _code_grant(cp, actor, code or "", code_verifier or "", redirect_uri or "")
     if grant_type == "password":
         if not username or password is None:
             raise InvalidInput("The password grant needs username and password.")
@@ -104,6 +110,20 @@ def _device_grant(cp: ControlPlaneDep, actor: Actor, device_code: str) -> JSONRe
     access, refresh, ttl = cp.login_token(user_id=user_id, audience=audience, method="device",
                                           actor=_user_actor(actor, user_id, None))
     return _tokens(access, ttl, refresh)
+
+
+def _code_grant(cp: ControlPlane, actor: Actor, code: str, verifier: str, redirect_uri: str) -> JSONResponse:
+    """A one-time login code (``/workspace-login``) -> an access token of the browser's session, for the
+    code's workspace only; no refresh token (the dashboard signs in again through the redirect)."""
+    with cp.db.session(write=True) as session:
+        row = login_codes.redeem(session, code=code, code_verifier=verifier, redirect_uri=redirect_uri)
+        browser = sessions.get_session(session, session_id=row.session_id)
+        access, ttl = tokens.issue_for_session(session, keyring=cp.keyring, settings=cp.token_settings, row=browser,
+                                               audience=row.audience)
+        audit.record(session, action="login.workspace", actor=_user_actor(actor, browser.subject_id, None),
+                     org_id=users.primary_org(session, user_id=browser.subject_id), workspace=row.audience,
+                     details={"method": "browser"})
+    return _tokens(access, ttl)
 
 
 def _user_actor(actor: Actor, user_id: uuid.UUID, name: str | None) -> Actor:

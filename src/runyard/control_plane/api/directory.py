@@ -7,30 +7,36 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from runyard.control_plane.api.deps import ControlPlaneDep, CurrentActor, OrgAccess, Require
+from runyard.control_plane.api.deps import ControlPlaneDep, CurrentActor, OrgAccess, Require, org_access
 from runyard.control_plane.db.models import ServiceAccountRow
 from runyard.control_plane.schemas import (
     OrganizationCreate,
+    OrganizationDetail,
     OrganizationRead,
     ProjectCreate,
     ProjectRead,
     TeamCreate,
+    TeamDetail,
     TeamMemberAdd,
     TeamRead,
     UserCreate,
+    UserDetail,
     UserRead,
     WorkspaceCreate,
     WorkspaceRead,
 )
-from runyard.control_plane.services import orgs, sessions, users
+from runyard.control_plane.services import keys, orgs, roles, sessions, users
 from runyard.exceptions import NotFound, PermissionDenied
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 
+Member = Annotated[OrgAccess, Depends(org_access)]
 CanCreateProjects = Annotated[OrgAccess, Depends(Require("projects:create"))]
+CanDeleteProjects = Annotated[OrgAccess, Depends(Require("projects:delete"))]
 CanReadProjects = Annotated[OrgAccess, Depends(Require("projects:read"))]
 CanDeleteSessions = Annotated[OrgAccess, Depends(Require("sessions:delete"))]
 CanCreateTeams = Annotated[OrgAccess, Depends(Require("teams:create"))]
+CanDeleteTeams = Annotated[OrgAccess, Depends(Require("teams:delete"))]
 CanReadTeams = Annotated[OrgAccess, Depends(Require("teams:read"))]
 CanUpdateTeams = Annotated[OrgAccess, Depends(Require("teams:update"))]
 CanCreateUsers = Annotated[OrgAccess, Depends(Require("users:create"))]
@@ -58,6 +64,19 @@ def list_orgs(actor: CurrentActor, cp: ControlPlaneDep) -> list[OrganizationRead
         else:
             rows = []
         return [OrganizationRead.model_validate(r) for r in rows]
+
+
+@router.get("/orgs/{org}", operation_id="orgs-get")
+def get_org(access: Member, cp: ControlPlaneDep) -> OrganizationDetail:
+    """Any member may look at their organization; the counts need no permission beyond membership."""
+    with cp.db.session(write=False) as session:
+        org_id = access.org.id
+        return OrganizationDetail(
+            id=org_id, name=access.org.name, created=access.org.created,
+            workspaces=[w.name for w in orgs.list_workspaces(session, org_id=org_id)],
+            members=len(users.list_users(session, org_id=org_id)), teams=len(orgs.list_teams(session, org_id=org_id)),
+            service_accounts=len(keys.list_service_accounts(session, org_id=org_id)),
+            permissions=sorted(access.permissions))
 
 
 @router.post("/orgs/{org}/workspaces", operation_id="workspaces-create", status_code=201)
@@ -90,6 +109,15 @@ def list_projects(access: CanReadProjects, cp: ControlPlaneDep, workspace: str) 
         return [ProjectRead.model_validate(r) for r in orgs.list_projects(session, workspace_id=ws.id)]
 
 
+@router.delete("/orgs/{org}/workspaces/{workspace}/projects/{project}", operation_id="projects-delete",
+               status_code=204)
+def delete_project(access: CanDeleteProjects, cp: ControlPlaneDep, workspace: str, project: str) -> None:
+    with cp.db.session(write=True) as session:
+        ws = orgs.get_workspace(session, org_id=access.org.id, name=workspace)
+        row = orgs.get_project(session, workspace_id=ws.id, name=project)
+        orgs.delete_project(session, workspace=ws, project=row, actor=access.actor)
+
+
 @router.post("/orgs/{org}/teams", operation_id="teams-create", status_code=201)
 def create_team(access: CanCreateTeams, cp: ControlPlaneDep, body: TeamCreate) -> TeamRead:
     with cp.db.session(write=True) as session:
@@ -101,6 +129,23 @@ def create_team(access: CanCreateTeams, cp: ControlPlaneDep, body: TeamCreate) -
 def list_teams(access: CanReadTeams, cp: ControlPlaneDep) -> list[TeamRead]:
     with cp.db.session(write=False) as session:
         return [TeamRead.model_validate(r) for r in orgs.list_teams(session, org_id=access.org.id)]
+
+
+@router.get("/orgs/{org}/teams/{team}", operation_id="teams-get")
+def get_team(access: CanReadTeams, cp: ControlPlaneDep, team: str) -> TeamDetail:
+    with cp.db.session(write=False) as session:
+        row = orgs.get_team(session, org_id=access.org.id, name=team)
+        grants = roles.describe_grants(session, roles.grants_of(session, org_id=access.org.id, subject_type="team",
+                                                                 subject_id=row.id))
+        members = [u.email for u in orgs.team_members(session, team_id=row.id)]
+        return TeamDetail(id=row.id, org_id=row.org_id, name=row.name, created=row.created, members=members,
+                          grants=grants)
+
+
+@router.delete("/orgs/{org}/teams/{team}", operation_id="teams-delete", status_code=204)
+def delete_team(access: CanDeleteTeams, cp: ControlPlaneDep, team: str) -> None:
+    with cp.db.session(write=True) as session:
+        orgs.delete_team(session, team=orgs.get_team(session, org_id=access.org.id, name=team), actor=access.actor)
 
 
 @router.post("/orgs/{org}/teams/{team}/members", operation_id="teams-add_member", status_code=204)
@@ -136,6 +181,17 @@ def create_user(access: CanCreateUsers, cp: ControlPlaneDep, body: UserCreate) -
 def list_users(access: CanReadUsers, cp: ControlPlaneDep) -> list[UserRead]:
     with cp.db.session(write=False) as session:
         return [UserRead.model_validate(u) for u in users.list_users(session, org_id=access.org.id)]
+
+
+@router.get("/orgs/{org}/users/{email}", operation_id="users-get")
+def get_user(access: CanReadUsers, cp: ControlPlaneDep, email: str) -> UserDetail:
+    with cp.db.session(write=False) as session:
+        user = users.get_member_by_email(session, org_id=access.org.id, email=email)
+        teams = [t.name for t in orgs.teams_of_user(session, org_id=access.org.id, user_id=user.id)]
+        grants = roles.describe_grants(session, roles.grants_of(session, org_id=access.org.id, subject_type="user",
+                                                                 subject_id=user.id))
+        return UserDetail.model_validate({**UserRead.model_validate(user).model_dump(), "teams": teams,
+                                          "grants": grants})
 
 
 @router.delete("/orgs/{org}/users/{email}", operation_id="users-deactivate", status_code=204)

@@ -88,9 +88,13 @@ def _check_csrf(request: Request, token: str) -> None:
         raise PermissionDenied("The form expired or did not come from this site.", hint="Reload the page and retry.")
 
 
-def page(request: Request, title: str, body: str, *, csrf: str | None = None, status: int = 200) -> HTMLResponse:
+def page(request: Request, title: str, body: str, *, csrf: str | None = None, status: int = 200,
+         refresh_to: str | None = None) -> HTMLResponse:
+    """A small script-free page; ``refresh_to`` (an escaped URL) moves the browser on with ``<meta refresh>``."""
+    refresh = f"<meta http-equiv=refresh content='0;url={refresh_to}'>" if refresh_to else ""
     document = (
         "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+        f"{refresh}"
         f"<title>{html.escape(title)} - Runyard</title><style>body{{font-family:system-ui,sans-serif;max-width:28rem;"
         "margin:4rem auto;line-height:1.5}input,button{font-size:1rem;padding:.4rem;margin:.2rem 0}"
         "label{display:block;margin-top:.6rem}.code{font-family:monospace;font-size:1.6rem}</style></head><body>"

@@ -233,3 +233,23 @@ class AuditEventRow(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     details: Mapped[dict[str, Any]]
+
+
+class LoginCodeRow(Base):
+    """A one-time code that signs a browser in to a Workspace Server's dashboard (split mode).
+
+    The control plane hands it to the workspace through the browser's redirect; the workspace exchanges it,
+    server to server, for an access token of the browser's control-plane session. Kept hashed, valid for a
+    minute, usable once, bound to its redirect URI, audience and PKCE challenge.
+    """
+
+    __tablename__ = "login_codes"
+    id: Mapped[uuid.UUID] = _id()
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    audience: Mapped[str] = mapped_column(String(200))
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created: Mapped[datetime] = _created()

@@ -47,14 +47,37 @@ def create_service_account(session: Session, *, org_id: uuid.UUID, name: str, de
 def get_service_account(session: Session, *, org_id: uuid.UUID, name: str) -> ServiceAccountRow:
     row = session.scalar(select(ServiceAccountRow).where(ServiceAccountRow.org_id == org_id,
                                                          ServiceAccountRow.name == name))
-    if row is None:
+    if row is None or not row.is_active:
         raise NotFound(f"No service account {name!r} in this organization.")
     return row
 
 
 def list_service_accounts(session: Session, *, org_id: uuid.UUID) -> list[ServiceAccountRow]:
-    return list(session.scalars(select(ServiceAccountRow).where(ServiceAccountRow.org_id == org_id)
+    """The organization's service accounts, deleted ones left out."""
+    return list(session.scalars(select(ServiceAccountRow).where(ServiceAccountRow.org_id == org_id,
+                                                                ServiceAccountRow.is_active.is_(True))
                                 .order_by(ServiceAccountRow.name)))
+
+
+def delete_service_account(session: Session, *, account: ServiceAccountRow, actor: Actor) -> None:
+    """Revokes every key of the account, drops its grants, and retires it.
+
+    The row stays (deactivated, renamed so the name can be reused): its keys' ids must stay on the
+    revocation list until their tokens expire, and the audit log keeps naming who acted.
+    """
+    from runyard.control_plane.db.models import GrantRow
+
+    name = account.name
+    for key in list_keys(session, service_account_id=account.id):
+        if key.revoked_at is None or key.revoked_at > utcnow():
+            revoke_key(session, key=key, actor=actor)
+    for grant in session.scalars(select(GrantRow).where(GrantRow.subject_type == "service_account",
+                                                        GrantRow.subject_id == account.id)):
+        session.delete(grant)
+    account.is_active = False
+    account.name = f"{name[:40]}~deleted~{account.id.hex[:8]}"
+    audit.record(session, action="service_account.delete", actor=actor, org_id=account.org_id,
+                 target=f"service_account:{name}")
 
 
 def create_key(session: Session, *, org_id: uuid.UUID, name: str, actor: Actor,

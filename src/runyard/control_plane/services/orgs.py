@@ -182,3 +182,40 @@ def remove_team_member(session: Session, *, team: TeamRow, user: UserRow, actor:
 
 def team_ids_of(session: Session, *, user_id: uuid.UUID) -> list[uuid.UUID]:
     return list(session.scalars(select(TeamMemberRow.team_id).where(TeamMemberRow.user_id == user_id)))
+
+
+def delete_project(session: Session, *, workspace: WorkspaceRow, project: ProjectRow, actor: Actor) -> None:
+    """Removes a project and every grant scoped to it (so no later project of the same name inherits them)."""
+    from runyard.control_plane.db.models import GrantRow
+
+    for grant in session.scalars(select(GrantRow).where(GrantRow.scope_type == "project",
+                                                        GrantRow.scope_id == project.id)):
+        session.delete(grant)
+    session.delete(project)
+    audit.record(session, action="project.delete", actor=actor, org_id=workspace.org_id,
+                 target=f"project:{workspace.name}/{project.name}", workspace=workspace.audience)
+
+
+def delete_team(session: Session, *, team: TeamRow, actor: Actor) -> None:
+    """Removes a team, its memberships and the grants given to it (members lose what the team gave them)."""
+    from runyard.control_plane.db.models import GrantRow
+
+    for member in session.scalars(select(TeamMemberRow).where(TeamMemberRow.team_id == team.id)):
+        session.delete(member)
+    for grant in session.scalars(select(GrantRow).where(GrantRow.subject_type == "team",
+                                                        GrantRow.subject_id == team.id)):
+        session.delete(grant)
+    session.delete(team)
+    audit.record(session, action="team.delete", actor=actor, org_id=team.org_id, target=f"team:{team.name}")
+
+
+def team_members(session: Session, *, team_id: uuid.UUID) -> list[UserRow]:
+    query = (select(UserRow).join(TeamMemberRow, TeamMemberRow.user_id == UserRow.id)
+             .where(TeamMemberRow.team_id == team_id).order_by(UserRow.email))
+    return list(session.scalars(query))
+
+
+def teams_of_user(session: Session, *, org_id: uuid.UUID, user_id: uuid.UUID) -> list[TeamRow]:
+    query = (select(TeamRow).join(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)
+             .where(TeamRow.org_id == org_id, TeamMemberRow.user_id == user_id).order_by(TeamRow.name))
+    return list(session.scalars(query))

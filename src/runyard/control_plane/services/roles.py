@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from runyard.control_plane.actor import Actor
 from runyard.control_plane.db.models import GrantRow, ProjectRow, RoleRow, WorkspaceRow
 from runyard.control_plane.rbac import BUILTIN_ROLES, allows, not_covered
+from runyard.control_plane.schemas import GrantRead
 from runyard.control_plane.services import audit
 from runyard.control_plane.services.orgs import team_ids_of
 from runyard.exceptions import Conflict, NotFound, PermissionDenied
@@ -164,3 +165,51 @@ def workspace_permissions(session: Session, *, subject_type: str, subject_id: uu
             wide.update(role.permissions)
     return Scoped(workspace=frozenset(wide), projects={k: frozenset(v) for k, v in per_project.items()},
                   roles=frozenset(roles))
+
+
+def delete_role(session: Session, *, org_id: uuid.UUID, name: str, actor: Actor) -> None:
+    """Deletes a custom role; refused while any grant still gives it (revoking is a decision of its own)."""
+    role = get_role(session, org_id=org_id, name=name)
+    if role.builtin or role.org_id is None:
+        raise Conflict(f"{name!r} is a built-in role and cannot be deleted.")
+    used = len(list(session.scalars(select(GrantRow.id).where(GrantRow.role_id == role.id))))
+    if used:
+        raise Conflict(f"Role {name!r} is granted {used} time(s).",
+                       hint="Revoke its grants first (`runyard grant list`, then `runyard grant revoke ID`).")
+    session.delete(role)
+    audit.record(session, action="role.delete", actor=actor, org_id=org_id, target=f"role:{name}")
+
+
+def grants_of(session: Session, *, org_id: uuid.UUID, subject_type: str,
+              subject_id: uuid.UUID) -> list[tuple[GrantRow, str]]:
+    """The grants given directly to one subject in one organization, with their role names."""
+    query = (select(GrantRow, RoleRow.name).join(RoleRow, RoleRow.id == GrantRow.role_id)
+             .where(GrantRow.org_id == org_id, GrantRow.subject_type == subject_type,
+                    GrantRow.subject_id == subject_id).order_by(GrantRow.created))
+    return [(g, n) for g, n in session.execute(query)]
+
+
+def describe_grants(session: Session, pairs: list[tuple[GrantRow, str]]) -> list[GrantRead]:
+    """Grants as people read them: the subject's email or name and the scope's name beside the ids."""
+    from runyard.control_plane.db.models import OrganizationRow, ServiceAccountRow, TeamRow, UserRow
+
+    subjects = {"user": (UserRow, "email"), "team": (TeamRow, "name"), "service_account": (ServiceAccountRow, "name")}
+    out = []
+    for grant, role_name in pairs:
+        model, attr = subjects.get(grant.subject_type, (UserRow, "email"))
+        subject = session.get(model, grant.subject_id)
+        scope: str | None = None
+        if grant.scope_type == "org":
+            org = session.get(OrganizationRow, grant.scope_id)
+            scope = org.name if org else None
+        elif grant.scope_type == "workspace":
+            ws = session.get(WorkspaceRow, grant.scope_id)
+            scope = ws.name if ws else None
+        else:
+            project = session.get(ProjectRow, grant.scope_id)
+            ws = session.get(WorkspaceRow, project.workspace_id) if project else None
+            scope = f"{ws.name}/{project.name}" if project and ws else None
+        out.append(GrantRead(id=grant.id, role=role_name, subject_type=grant.subject_type, subject_id=grant.subject_id,
+                             scope_type=grant.scope_type, scope_id=grant.scope_id, created=grant.created,
+                             subject=getattr(subject, attr, None), scope=scope))
+    return out
