@@ -1,7 +1,8 @@
-"""``/runs``: create (idempotent by client-chosen id), read, list (keyset), status changes, delete.
+"""``/runs``: create (idempotent by client-chosen id), read, list (keyset), status changes, cancel, delete.
 
 Status changes go through the server's state machine inside ``update_run``; a refused one is a 409
-``invalid_transition`` whose hint lists the allowed next statuses.
+``invalid_transition`` whose hint lists the allowed next statuses. ``POST /runs/{id}/cancel`` is a
+person's request to stop a run (a 409 when it has already finished).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
 
 CanRead = Annotated[Principal, Depends(Authorize("runs:read"))]
 CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
+CanUpdate = Annotated[Principal, Depends(Authorize("runs:update"))]
 
 
 @router.post("/runs", operation_id="runs-create", status_code=201)
@@ -41,6 +43,11 @@ def list_runs(principal: CanRead, session: ReadSession, filter: Annotated[RunFil
 @router.patch("/runs/{run_id}", operation_id="runs-update")
 def update_run(principal: CanWrite, session: WriteSession, run_id: uuid.UUID, update: RunUpdate) -> RunRead:
     return service.update_run(session, run_id=run_id, update=update)
+
+
+@router.post("/runs/{run_id}/cancel", operation_id="runs-cancel")
+def cancel_run(principal: CanUpdate, session: WriteSession, run_id: uuid.UUID) -> RunRead:
+    return service.cancel_run(session, run_id=run_id)
 
 
 @router.delete("/runs/{run_id}", operation_id="runs-delete", status_code=204)
