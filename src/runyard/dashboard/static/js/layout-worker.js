@@ -5,7 +5,9 @@
 importScripts("/static/vendor/dagre.min.js");
 
 // dagre's default ranker (network simplex) gives the tidiest layers but grows steeply with size
-// (minutes at 2,000 nodes); "tight-tree" is about a hundred times faster there and still layered.
+// (minutes at 2,000 nodes). Above BIG nodes "longest-path" ranks instead: the cheapest of dagre's
+// rankers (about a quarter less time than "tight-tree" for the whole layout of a 2,000-step run), and a
+// pipeline that large is read by its layers, which longest-path keeps.
 const BIG = 300;
 
 self.onmessage = (event) => {
@@ -19,7 +21,7 @@ self.onmessage = (event) => {
     edgesep: 8,
     marginx: 16,
     marginy: 16,
-    ranker: nodes.length > BIG ? "tight-tree" : "network-simplex",
+    ranker: nodes.length > BIG ? "longest-path" : "network-simplex",
   });
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) g.setNode(n.id, { width: n.width, height: n.height });

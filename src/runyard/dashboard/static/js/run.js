@@ -48,21 +48,27 @@
     for (const s of state.steps) for (const up of s.up) edges.push([up, s.id]);
     statusText.textContent = `Laying out ${nodes.length} steps…`;
     const started = performance.now();
+    performance.mark("runyard:layout-start");
     state.layoutPromise = RunyardGraph.layout(nodes, edges, "LR").then((placed) => {
+      performance.mark("runyard:layout-done");
       if (state.view !== "dag") { root.dataset.pendingDag = "1"; }
-      state.dag = RunyardGraph.draw(root, nodes, placed, { label: "step graph", onClick: (id) => select(id, true) });
       // small graphs: shrink the frame to the drawing; large ones keep a scrollable viewport
       state.dagHeight = Math.max(Math.min(placed.height + 12, window.innerHeight * 0.62), 140) + "px";
       root.style.height = state.dagHeight;
-      state.dag.fit();
-      if (placed.width * 0.5 > root.clientWidth) state.dag.setScale(Math.max(0.5, root.clientWidth / placed.width));
+      // the frame is measured once, before the drawing is in it: no layout is forced in between steps
+      const frame = { width: root.clientWidth, height: root.clientHeight };
+      let scale = Math.min(1, (frame.width - 4) / placed.width, frame.height - 4 > 40 ? (frame.height - 4) / placed.height : 1);
+      if (placed.width * 0.5 > frame.width) scale = Math.max(0.5, frame.width / placed.width);
       // start where the interest is: the chosen step, else the first failed or running one, else the first
       const focus = state.selected || (state.steps.find((s) => s.status === "failed") ||
         state.steps.find((s) => s.status === "running") || state.steps[0]).id;
-      if (state.selected) state.dag.select(state.selected);
-      state.dag.reveal(focus);
+      state.dag = RunyardGraph.draw(root, nodes, placed, {
+        label: "step graph", onClick: (id) => select(id, true), frame, scale, focus, selected: state.selected,
+      });
+      performance.mark("runyard:drawn");
       root.dataset.drawn = "dag";
       root.dataset.layoutMs = String(Math.round(performance.now() - started));
+      root.dataset.workerMs = String(placed.ms);  // dagre alone, inside the worker
       if (state.view !== "dag") showView(state.view);
     }).catch((err) => {
       root.replaceChildren();
@@ -127,7 +133,7 @@
     if (!state.run) return;  // a tab clicked before graph.json arrived: start() draws the chosen view
     if (view === "timeline") drawTimeline();
     else if (view === "dag") {
-      if (state.dag) { root.replaceChildren(state.dag.svg); root.style.height = state.dagHeight; root.dataset.drawn = "dag"; }
+      if (state.dag) { root.replaceChildren(state.dag.svg); root.style.height = state.dagHeight; state.dag.refresh(); root.dataset.drawn = "dag"; }
       else drawDag();
     }
   }
@@ -189,6 +195,16 @@
   }
 
   // --- start -------------------------------------------------------------------------------------
+  // The page carries the graph inline (no second round trip before the layout can start); graph.json
+  // is the fallback, e.g. for a page restored from the back/forward cache long after it was rendered.
+  async function graphData() {
+    const inline = document.getElementById("run-graph-data");
+    if (inline && inline.textContent) return JSON.parse(inline.textContent);
+    const response = await fetch(`/runs/${runId}/graph.json`, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    return response.json();
+  }
+
   async function start() {
     for (const tab of document.querySelectorAll(".tabs [data-view]")) {
       tab.addEventListener("click", (event) => { event.preventDefault(); showView(tab.dataset.view); setUrl(); });
@@ -205,9 +221,7 @@
       if (link && !event.ctrlKey && !event.metaKey) { event.preventDefault(); select(link.dataset.stepLink, true); }
     });
     try {
-      const response = await fetch(`/runs/${runId}/graph.json`, { headers: { Accept: "application/json" } });
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      const body = await response.json();
+      const body = await graphData();
       state.run = body.run;
       state.steps = body.steps;
       state.byId = new Map(body.steps.map((s) => [s.id, s]));
@@ -220,5 +234,6 @@
     if (state.run.active) setTimeout(poll, POLL_MS);
   }
 
-  document.addEventListener("DOMContentLoaded", start);
+  // a deferred script runs once the document is parsed: start at once rather than after DOMContentLoaded
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();
