@@ -73,6 +73,8 @@ def run_page(request: Request, principal: CanReadRuns, session: ReadSession, run
         "view": chosen, "live": not run.status.is_finished, "stack_name": _stack_name(session, run.stack_id),
         "duration_s": dashboard.duration_s(run.started, run.ended), "panel": panel, "selected": step,
         "table_max": TABLE_MAX_STEPS, "missing_step": missing_step,
+        # the Cancel button, for whoever may change runs (the API checks it again on the click)
+        "can_cancel": principal.can("runs:update"),
     })
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import urlparse
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from runyard.exceptions import PermissionDenied
 from runyard.schemas.base import Page
 from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
 from runyard.workspace.api.deps import Authorize, Principal, ReadSession, WriteSession
@@ -45,7 +47,19 @@ def update_run(principal: CanWrite, session: WriteSession, run_id: uuid.UUID, up
     return service.update_run(session, run_id=run_id, update=update)
 
 
-@router.post("/runs/{run_id}/cancel", operation_id="runs-cancel")
+def not_cross_site(request: Request) -> None:
+    """A cancel has no body, so a browser would send it from another site without a CORS preflight (to a
+    local server without auth, say): refuse what the browser marks as cross-site. API clients send no
+    ``Origin`` and pass; the dashboard's own button is same-origin."""
+    origin = request.headers.get("origin")
+    if request.headers.get("sec-fetch-site") == "cross-site" or (
+        origin is not None and urlparse(origin).netloc != request.url.netloc
+    ):
+        raise PermissionDenied("Requests from another site may not cancel runs.",
+                               hint="Cancel it from the dashboard, `runyard run cancel` or the API.")
+
+
+@router.post("/runs/{run_id}/cancel", operation_id="runs-cancel", dependencies=[Depends(not_cross_site)])
 def cancel_run(principal: CanUpdate, session: WriteSession, run_id: uuid.UUID) -> RunRead:
     return service.cancel_run(session, run_id=run_id)
 

@@ -180,8 +180,7 @@
         else if (state.dag && changed) state.dag.setSub(s.id, sub(s));
       }
       if (state.view === "timeline" && (changed || body.run.active)) drawTimeline();
-      const badge = document.getElementById("run-status");
-      if (badge && badge.firstElementChild?.dataset.status !== body.run.status) badge.replaceChildren(Runyard.badge(body.run.status));
+      showRunStatus(body.run.status, body.run.active);
       if (selectedChanged) select(state.selected, true);
       if (!body.run.active) {
         const dur = document.getElementById("run-duration");
@@ -192,6 +191,42 @@
       // keep polling: a restarting server answers again shortly
     }
     setTimeout(poll, POLL_MS);
+  }
+
+  // --- cancel ------------------------------------------------------------------------------------
+  function showRunStatus(status, active) {
+    const badge = document.getElementById("run-status");
+    if (badge && badge.firstElementChild?.dataset.status !== status) badge.replaceChildren(Runyard.badge(status));
+    const button = document.getElementById("cancel-run");
+    if (!button) return;
+    if (!active) button.hidden = true;
+    else if (status === "cancelling") { button.disabled = true; button.textContent = "Cancelling…"; }
+  }
+
+  // POST /api/v1/runs/{id}/cancel, same-origin, with the page's CSRF token (a signed-in browser's cookie
+  // session may write only with it); the live poll then follows the run to "cancelled".
+  function setupCancel() {
+    const button = document.getElementById("cancel-run");
+    const note = document.getElementById("cancel-note");
+    if (!button) return;
+    button.addEventListener("click", async () => {
+      if (!window.confirm(`Cancel run ${button.dataset.runName}? Steps running now finish; no new step starts.`)) return;
+      button.disabled = true;
+      note.hidden = true;
+      const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
+      try {
+        const response = await fetch(`/api/v1/runs/${runId}/cancel`, {
+          method: "POST", credentials: "same-origin", headers: { Accept: "application/json", "X-CSRF-Token": token },
+        });
+        const body = await response.json().catch(() => ({}));
+        if (!response.ok) throw new Error(body.message || "HTTP " + response.status);
+        showRunStatus(body.status, body.status !== "cancelled");
+      } catch (err) {
+        note.textContent = "The run could not be cancelled: " + err.message;
+        note.hidden = false;
+        button.disabled = false;
+      }
+    });
   }
 
   // --- start -------------------------------------------------------------------------------------
@@ -206,6 +241,7 @@
   }
 
   async function start() {
+    setupCancel();
     for (const tab of document.querySelectorAll(".tabs [data-view]")) {
       tab.addEventListener("click", (event) => { event.preventDefault(); showView(tab.dataset.view); setUrl(); });
     }
