@@ -329,3 +329,45 @@ def test_cancel_button_stops_a_running_run(tab: Tab, served: Served, tmp_path: P
             child.kill()
         api.delete(f"/pipelines/{name}")
         api.close()
+
+
+def test_a_big_dag_draws_what_is_in_view_and_keeps_its_layout(tab: Tab, served: Served) -> None:
+    """400 steps: only the boxes near the viewport are in the DOM, scrolling brings the others, a click
+    still opens a step, and the second visit reuses the layout this browser kept (no worker layout)."""
+    api = httpx.Client(base_url=served.url + "/api/v1")
+    name = f"big_{uuid.uuid4().hex[:6]}"
+    pipeline = api.post("/pipelines", json={"name": name}).json()
+    stack = api.get("/stacks/default").json()
+    steps = []
+    for i in range(400):
+        layer = i // 20
+        base = (layer - 1) * 20
+        ups = sorted({f"s{base + (i * 7) % 20}", f"s{base + (i * 3 + 1) % 20}"}) if layer else []
+        steps.append({"invocation_id": f"s{i}", "step_name": "s", "source": "m:s", "source_hash": "h", "parameters": {},
+                      "inputs": {f"in{j}": {"step": u, "output": "out"} for j, u in enumerate(ups)}, "after": [],
+                      "outputs": [{"name": "out", "type_name": "builtins.int"}]})
+    snapshot = api.post("/snapshots", json={"pipeline_id": pipeline["id"], "stack_id": stack["id"], "spec_hash": name,
+                                            "spec": {"name": name, "parameters": {}, "steps": steps}}).json()
+    run = api.post("/runs", json={"snapshot_id": snapshot["id"], "status": "completed"}).json()
+    try:
+        page = tab.goto(f"/runs/{run['id']}?view=dag")
+        page.wait_for_selector("#run-graph[data-drawn='dag'] .node")
+        in_dom = page.locator("#run-graph .node").count()
+        assert 0 < in_dom < 400
+        assert float(page.get_attribute("#run-graph", "data-worker-ms") or 0) > 0  # laid out by dagre
+        first = set(page.locator("#run-graph .node").evaluate_all("ns => ns.map(n => n.dataset.node)"))
+        page.evaluate("const g = document.getElementById('run-graph'); g.scrollTop = g.scrollHeight; "
+                      "g.scrollLeft = g.scrollWidth")
+        page.wait_for_function("(first) => [...document.querySelectorAll('#run-graph .node')]"
+                               ".some(n => !first.includes(n.dataset.node))", arg=list(first))
+        node = page.locator("#run-graph .node").last
+        picked = node.get_attribute("data-node")
+        node.click()
+        page.wait_for_selector(f"#step-title:text('{picked}')")
+
+        again = tab.goto(f"/runs/{run['id']}?view=dag")
+        again.wait_for_selector("#run-graph[data-drawn='dag'] .node")
+        assert again.get_attribute("#run-graph", "data-worker-ms") == "0"  # the kept layout, no worker
+    finally:
+        api.delete(f"/pipelines/{name}")
+        api.close()
