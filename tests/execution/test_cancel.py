@@ -139,3 +139,30 @@ def test_cancel_from_another_process(tmp_path: Path, runyard_home: Path) -> None
     assert "STATUS cancelled" in out, err
     assert "was cancelled" in err
     assert client.get_run(run.id).status == "cancelled"
+
+
+@pipeline
+def one_slow_step(flag: str = "") -> None:
+    slow(1, flag=flag)
+
+
+def test_cancel_during_the_last_step_still_ends_the_run_cancelled(tmp_path: Path) -> None:
+    """Nothing is left to refuse: the runner's "completed" is refused instead, and it ends the run cancelled."""
+    flag = tmp_path / "go"
+    thread, result = _run_in_thread(lambda: one_slow_step(flag=str(flag)))
+    client = Client()
+
+    def running() -> Run | None:
+        for run in client.list_runs(pipeline="one_slow_step", status="running"):
+            if run.steps.get("slow") is not None and run.steps["slow"].status == "running":
+                return run
+        return None
+
+    run = _wait_for(running)
+    client.cancel_run(run.id)
+    flag.touch()
+    thread.join(60)
+    assert "error" not in result, result.get("error")
+    stored = client.get_run(run.id)
+    assert stored.status == "cancelled" and "while its last steps ran" in (stored.error or "")
+    assert stored.steps["slow"].status == "completed"
