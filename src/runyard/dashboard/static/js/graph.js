@@ -73,15 +73,29 @@
     }
   }
 
-  async function layout(nodes, edges, rankdir) {
+  const inflight = new Map();  // shape key -> the layout promise, so an early request is answered once
+
+  function layout(nodes, edges, rankdir) {
     const request = { nodes: nodes.map((n) => ({ id: n.id, width: n.width, height: n.height })), edges, rankdir };
     const key = nodes.length > CACHE_ABOVE ? shapeKey(request) : null;
+    if (key && inflight.has(key)) return inflight.get(key);
     const hit = key && cached(key);
-    if (hit) return { ...hit, ms: 0, cached: true };
-    const placed = await workerLayout(request);
-    performance.mark("runyard:worker-answered");
-    if (key) remember(key, { width: placed.width, height: placed.height, nodes: placed.nodes, edges: placed.edges });
-    return placed;
+    const answer = hit ? Promise.resolve({ ...hit, ms: 0, cached: true }) : workerLayout(request).then((placed) => {
+      performance.mark("runyard:worker-answered");
+      if (key) remember(key, { width: placed.width, height: placed.height, nodes: placed.nodes, edges: placed.edges });
+      return placed;
+    });
+    if (key) inflight.set(key, answer);
+    return answer;
+  }
+
+  // A run's steps as layout input: [{id, width, height}] and [[upstream, step]] (the run page and the
+  // early start below must build the very same request, so they share this).
+  function stepGraph(steps) {
+    const nodes = steps.map((s) => ({ id: s.id, width: nodeWidth(s.id), height: 40 }));
+    const edges = [];
+    for (const s of steps) for (const up of s.up) edges.push([up, s.id]);
+    return { nodes, edges };
   }
 
   function nodeWidth(label) {
@@ -252,5 +266,22 @@
     return handle;
   }
 
-  window.RunyardGraph = { layout, draw, nodeWidth, el };
+  // The run page puts its graph just before this script, which it loads without `defer`: a big run's
+  // layout starts (worker, dagre) while the browser still parses the rest of the page.
+  let inline = null;
+  const data = document.getElementById("run-graph-data");
+  if (data && data.textContent) {
+    try {
+      inline = JSON.parse(data.textContent);
+      if (inline.steps.length > CACHE_ABOVE) {
+        const { nodes, edges } = stepGraph(inline.steps);
+        performance.mark("runyard:layout-start");
+        layout(nodes, edges, "LR").catch(() => {});  // run.js asks again and reports a failure
+      }
+    } catch (err) {
+      inline = null;  // run.js falls back to graph.json
+    }
+  }
+
+  window.RunyardGraph = { layout, draw, nodeWidth, el, stepGraph, inline: () => inline };
 })();
