@@ -242,3 +242,132 @@ def test_live_updates_while_a_run_runs(tab: Tab, served: Served) -> None:
     finally:
         api.delete(f"/pipelines/{name}")  # runs, snapshots and steps go with it: the shared workspace is as before
         api.close()
+
+
+_CANCELLABLE_JOB = '''
+import sys, time
+from pathlib import Path
+from typing import Annotated
+from runyard import pipeline, step
+
+FLAG = Path(sys.argv[2])
+
+@step(enable_cache=False)
+def prepare() -> Annotated[int, "prepared"]:
+    return 1
+
+@step(enable_cache=False)
+def slow(x: int) -> Annotated[int, "slowed"]:
+    deadline = time.time() + 60
+    while not FLAG.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return x + 1
+
+@step(enable_cache=False)
+def publish(x: int) -> Annotated[int, "published"]:
+    return x * 2
+
+@pipeline(name=sys.argv[1])
+def job() -> None:
+    publish(slow(prepare()))
+
+print("STATUS", job().status, flush=True)
+'''
+
+
+def test_cancel_button_stops_a_running_run(tab: Tab, served: Served, tmp_path: Path) -> None:
+    """A real pipeline runs in another process against the server; the run page's Cancel button (after
+    the confirmation) stops it: the running step finishes, the next never starts, the run ends cancelled."""
+    import os
+    import subprocess
+    import sys
+
+    name = f"cancel_{uuid.uuid4().hex[:6]}"
+    flag = tmp_path / "go"
+    script = tmp_path / "job.py"
+    script.write_text(_CANCELLABLE_JOB)
+    env = {**os.environ, "RUNYARD_URL": served.url, "RUNYARD_HOME": str(tmp_path / "client-home")}
+    env.pop("RUNYARD_DATABASE_URL", None)
+    child = subprocess.Popen([sys.executable, str(script), name, str(flag)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    api = httpx.Client(base_url=served.url + "/api/v1")
+    try:
+        deadline = time.monotonic() + 60
+        run_id = None
+        while run_id is None and time.monotonic() < deadline and child.poll() is None:
+            runs = api.get("/runs", params={"pipeline": name}).json()["items"] if api.get(
+                f"/pipelines/{name}").status_code == 200 else []
+            steps = api.get("/steps", params={"run_id": runs[0]["id"]}).json()["items"] if runs else []
+            if any(s["invocation_id"] == "slow" and s["status"] == "running" for s in steps):
+                run_id = runs[0]["id"]
+            time.sleep(0.1)
+        assert run_id is not None, child.communicate(timeout=5)
+
+        page = tab.goto(f"/runs/{run_id}")
+        page.wait_for_selector('[data-node="slow"].s-running')
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+        page.locator("#cancel-run").click()
+        page.wait_for_selector('#run-status [data-status="cancelling"]')
+        assert asked and "Cancel run" in asked[0]
+        assert page.locator("#cancel-run").is_disabled()
+        tab.shot("run-cancelling", full=False)
+        assert api.get(f"/runs/{run_id}").json()["status"] == "cancelling"
+
+        flag.touch()  # the running step finishes; the runner is refused the next one
+        page.wait_for_selector('#run-status [data-status="cancelled"]', timeout=30_000)
+        page.wait_for_selector('[data-node="publish"].s-cancelled')
+        assert "s-completed" in (page.locator('[data-node="slow"]').get_attribute("class") or "")
+        assert page.locator("#cancel-run").is_hidden()
+        out, err = child.communicate(timeout=30)
+        assert "STATUS cancelled" in out, err
+        # a second click elsewhere (e.g. a stale tab) is a 409 that says why
+        again = api.post(f"/runs/{run_id}/cancel")
+        assert again.status_code == 409 and "already been cancelled" in again.json()["message"]
+    finally:
+        if child.poll() is None:
+            child.kill()
+        api.delete(f"/pipelines/{name}")
+        api.close()
+
+
+def test_a_big_dag_draws_what_is_in_view_and_keeps_its_layout(tab: Tab, served: Served) -> None:
+    """400 steps: only the boxes near the viewport are in the DOM, scrolling brings the others, a click
+    still opens a step, and the second visit reuses the layout this browser kept (no worker layout)."""
+    api = httpx.Client(base_url=served.url + "/api/v1")
+    name = f"big_{uuid.uuid4().hex[:6]}"
+    pipeline = api.post("/pipelines", json={"name": name}).json()
+    stack = api.get("/stacks/default").json()
+    steps = []
+    for i in range(400):
+        layer = i // 20
+        base = (layer - 1) * 20
+        ups = sorted({f"s{base + (i * 7) % 20}", f"s{base + (i * 3 + 1) % 20}"}) if layer else []
+        steps.append({"invocation_id": f"s{i}", "step_name": "s", "source": "m:s", "source_hash": "h", "parameters": {},
+                      "inputs": {f"in{j}": {"step": u, "output": "out"} for j, u in enumerate(ups)}, "after": [],
+                      "outputs": [{"name": "out", "type_name": "builtins.int"}]})
+    snapshot = api.post("/snapshots", json={"pipeline_id": pipeline["id"], "stack_id": stack["id"], "spec_hash": name,
+                                            "spec": {"name": name, "parameters": {}, "steps": steps}}).json()
+    run = api.post("/runs", json={"snapshot_id": snapshot["id"], "status": "completed"}).json()
+    try:
+        page = tab.goto(f"/runs/{run['id']}?view=dag")
+        page.wait_for_selector("#run-graph[data-drawn='dag'] .node")
+        in_dom = page.locator("#run-graph .node").count()
+        assert 0 < in_dom < 400
+        assert float(page.get_attribute("#run-graph", "data-worker-ms") or 0) > 0  # laid out by dagre
+        first = set(page.locator("#run-graph .node").evaluate_all("ns => ns.map(n => n.dataset.node)"))
+        page.evaluate("const g = document.getElementById('run-graph'); g.scrollTop = g.scrollHeight; "
+                      "g.scrollLeft = g.scrollWidth")
+        page.wait_for_function("(first) => [...document.querySelectorAll('#run-graph .node')]"
+                               ".some(n => !first.includes(n.dataset.node))", arg=list(first))
+        node = page.locator("#run-graph .node").last
+        picked = node.get_attribute("data-node")
+        node.click()
+        page.wait_for_selector(f"#step-title:text('{picked}')")
+
+        again = tab.goto(f"/runs/{run['id']}?view=dag")
+        again.wait_for_selector("#run-graph[data-drawn='dag'] .node")
+        assert again.get_attribute("#run-graph", "data-worker-ms") == "0"  # the kept layout, no worker
+    finally:
+        api.delete(f"/pipelines/{name}")
+        api.close()

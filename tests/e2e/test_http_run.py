@@ -194,3 +194,53 @@ def test_runyard_up_serves_the_workspace(runyard_home: Path, tmp_path: Path) -> 
         process.terminate()
         output, _ = process.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/" in output and "runyard login" in _text(output)
+
+
+@step(enable_cache=False)
+def wait_for_flag(flag: str) -> Annotated[int, "waited"]:
+    deadline = time.time() + 30
+    while not Path(flag).exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return 1
+
+
+@step(enable_cache=False)
+def after_wait(x: int) -> Annotated[int, "after_wait"]:
+    return x + 1
+
+
+@pipeline
+def waiting_pipeline(flag: str = "") -> None:
+    after_wait(wait_for_flag(flag=flag))
+
+
+def test_cancel_over_http_from_another_thread(remote: str, tmp_path: Path) -> None:
+    """The runner reports over HTTP in a thread; the cancel comes over HTTP from this one."""
+    from runyard.exceptions import Conflict
+
+    flag = tmp_path / "go"
+    result: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: result.update(run=waiting_pipeline(flag=str(flag))))
+    thread.start()
+    client = Client()
+    deadline = time.monotonic() + 30
+    run_id = None
+    while run_id is None and time.monotonic() < deadline:
+        for run in client.list_runs(pipeline="waiting_pipeline", status="running"):
+            step_run = run.steps.get("wait_for_flag")
+            if step_run is not None and step_run.status == "running":
+                run_id = run.id
+        time.sleep(0.05)
+    assert run_id is not None
+    assert client.cancel_run(run_id).status == "cancelling"
+    flag.touch()
+    thread.join(30)
+    finished = client.get_run(run_id)
+    assert finished.status == "cancelled"
+    assert {k: v.status for k, v in finished.steps.items()} == {"wait_for_flag": "completed", "after_wait": "cancelled"}
+    assert 'method="POST",route="/api/v1/runs/{run_id}/cancel",status="200"' in httpx.get(remote + "/metrics").text
+
+    with pytest.raises(Conflict, match="already been cancelled"):  # the same exception class as in-process
+        client.cancel_run(run_id)
+    refused = CliRunner().invoke(cli, ["run", "cancel", str(run_id)])
+    assert refused.exit_code == 1 and "already been cancelled" in _text(refused.output)

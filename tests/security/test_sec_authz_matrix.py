@@ -32,7 +32,7 @@ RULES: dict[str, str] = {
     "pipelines-delete": "pipelines:delete",
     "snapshots-create": "pipelines:create", "snapshots-get": "pipelines:read",
     "runs-create": "runs:create", "runs-get": "runs:read", "runs-list": "runs:read", "runs-update": "runs:update",
-    "runs-delete": "runs:delete",
+    "runs-delete": "runs:delete", "runs-cancel": "runs:update",
     "steps-create": "runs:create", "steps-get": "runs:read", "steps-list": "runs:read", "steps-update": "runs:update",
     "steps-cache_lookup": "runs:read",
     "artifacts-list": "artifacts:read", "artifact_versions-get": "artifacts:read",

@@ -42,3 +42,51 @@ def test_cookie_session_reads_but_never_writes(all_in_one: TestClient) -> None:
     assert client.post("/logout", data={"csrf": csrf}).status_code == 200
     client.cookies.set("ry_cp_session", signed_in.cookies.get("ry_cp_session") or "")  # replay the old cookie
     assert client.get("/runs").status_code == 401
+
+
+def test_a_page_write_needs_the_csrf_header_that_repeats_the_cookie(all_in_one: TestClient) -> None:
+    """The run page's Cancel button: a cookie-signed-in browser may write only with ``X-CSRF-Token`` equal
+    to the ``SameSite=Strict`` CSRF cookie, from this origin. A cross-site form can do neither."""
+    import re
+
+    from runyard.schemas import PipelineCreate, RunCreate, RunStatus, SnapshotCreate
+    from runyard.workspace.services import pipelines, runs, stacks
+
+    client = all_in_one
+    client.get("/login")
+    csrf = client.cookies.get("ry_cp_csrf") or ""
+    client.post("/login", data={"email": "admin@example.com", "password": PASSWORD, "csrf": csrf, "next": "/runs"},
+                follow_redirects=False)
+    with client.app.state.database.get().session(write=True) as session:  # type: ignore[attr-defined]
+        stack = stacks.ensure_default_stack(session)
+        pipe = pipelines.get_or_create_pipeline(session, pipeline=PipelineCreate(name="p"))
+        snap = pipelines.create_snapshot(session, snapshot=SnapshotCreate(pipeline_id=pipe.id, stack_id=stack.id,
+                                                                          spec={"steps": []}, spec_hash="h"))
+        run = runs.create_run(session, run=RunCreate(snapshot_id=snap.id, status=RunStatus.RUNNING))
+    page = client.get(f"/runs/{run.id}")
+    assert page.status_code == 200 and 'id="cancel-run"' in page.text
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    assert token is not None and token.group(1) == csrf  # the page hands its scripts the cookie's value
+
+    path = f"/api/v1/runs/{run.id}/cancel"
+    assert client.post(path).status_code == 401  # the cookie alone
+    assert client.post(path, headers={"X-CSRF-Token": "a guess"}).status_code == 401
+    cross_site = client.post(path, headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"})
+    assert cross_site.status_code in (401, 403)
+    assert client.get(f"/api/v1/runs/{run.id}").json()["status"] == "running"
+    done = client.post(path, headers={"X-CSRF-Token": csrf, "Origin": "http://testserver"})
+    assert done.status_code == 200 and done.json()["status"] == "cancelling"
+
+
+def test_a_browser_without_the_csrf_cookie_gets_one_with_the_page(all_in_one: TestClient) -> None:
+    client = all_in_one
+    client.get("/login")
+    csrf = client.cookies.get("ry_cp_csrf") or ""
+    client.post("/login", data={"email": "admin@example.com", "password": PASSWORD, "csrf": csrf, "next": "/runs"},
+                follow_redirects=False)
+    client.cookies.delete("ry_cp_csrf")  # a session cookie outlives the browser's CSRF cookie
+    page = client.get("/runs")
+    fresh = page.cookies.get("ry_cp_csrf")
+    assert fresh and fresh in page.text
+    cookie_header = page.headers["set-cookie"].lower()
+    assert "samesite=strict" in cookie_header and "httponly" in cookie_header

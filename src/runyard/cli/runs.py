@@ -1,4 +1,4 @@
-"""``runyard run ...``: list, show, delete runs."""
+"""``runyard run ...``: list, show, logs, cancel, retry, delete runs."""
 
 from __future__ import annotations
 
@@ -81,6 +81,38 @@ def show(
             if st.data.traceback:
                 console.print(f"\n[red]Step {escape(inv)} failed:[/red] {escape(st.data.error or '')}")
                 console.print(st.data.traceback, markup=False, highlight=False)
+
+
+@app.command("cancel")
+def cancel(run_id: str = typer.Argument(..., help="Run id (from `runyard run list`).")) -> None:
+    """Stop a run: steps already running finish, no new step starts, the run ends `cancelled`."""
+    with friendly_errors():
+        from runyard import Client
+
+        run = Client().cancel_run(run_id)
+        if run.status == "cancelled":
+            console.print(f"Cancelled run {escape(run.name)}.")
+        else:
+            console.print(f"Cancelling run {escape(run.name)}: the steps running now finish, then it stops. "
+                          f"Follow it with `runyard run show {run.id}`.")
+
+
+@app.command("retry")
+def retry(run_id: str = typer.Argument(..., help="Id of a failed or cancelled run.")) -> None:
+    """Run a failed run again here, with the same parameters and stack: cached steps are reused, so only
+    the failed and never-started steps execute. Needs the pipeline's code importable in this environment."""
+    with friendly_errors():
+        from runyard import Client
+        from runyard.execution.retry import retry_run
+
+        client = Client()
+        run = retry_run(client.get_run(run_id).id, client.api)
+        ran = sum(1 for st in run.steps.values() if st.status not in ("cached", "skipped"))
+        console.print(f"Retry run {escape(run.name)} ({run.id}): {styled_status(run.status)}; "
+                      f"{ran} step(s) executed, the rest reused from the cache.", soft_wrap=True)
+        console.print(run.id, markup=False, highlight=False)
+        if run.status != "completed":
+            raise typer.Exit(1)
 
 
 @app.command("delete")

@@ -45,6 +45,11 @@ class Client:
     def get_run(self, run_id: uuid.UUID | str) -> Run:
         return Run(self.api.get_run(_uuid(run_id, "run")), self.api)
 
+    def cancel_run(self, run_id: uuid.UUID | str) -> Run:
+        """Asks a run to stop: steps already running finish, no new step starts, and the run ends
+        ``cancelled`` (``cancelling`` until its runner notices). A finished run raises ``Conflict``."""
+        return Run(self.api.cancel_run(_uuid(run_id, "run")), self.api)
+
     def delete_run(self, run_id: uuid.UUID | str) -> None:
         self.api.delete_run(_uuid(run_id, "run"))
 

@@ -89,6 +89,7 @@ def _build() -> dict[str, Operation]:
         _op("runs-list", "GET", "/runs", svc + "runs:list_runs", response=Page[s.RunRead], query="filter"),
         _op("runs-update", "PATCH", "/runs/{run_id}", svc + "runs:update_run", response=s.RunRead, body="update"),
         _op("runs-delete", "DELETE", "/runs/{run_id}", svc + "runs:delete_run"),
+        _op("runs-cancel", "POST", "/runs/{run_id}/cancel", svc + "runs:cancel_run", response=s.RunRead),
         _op("steps-create", "POST", "/steps", svc + "steps:create_step_run", response=s.StepRunRead, body="step"),
         _op("steps-get", "GET", "/steps/{step_run_id}", svc + "steps:get_step_run", response=s.StepRunRead),
         _op("steps-list", "GET", "/steps", svc + "steps:list_step_runs", response=Page[s.StepRunRead], query="filter"),

@@ -52,6 +52,9 @@ class WorkspaceAPI:
     def update_run(self, run_id: uuid.UUID, update: s.RunUpdate) -> s.RunRead:
         return self._call("runs-update", run_id=run_id, update=update)
 
+    def cancel_run(self, run_id: uuid.UUID) -> s.RunRead:
+        return self._call("runs-cancel", run_id=run_id)
+
     def delete_run(self, run_id: uuid.UUID) -> None:
         self._call("runs-delete", run_id=run_id)
 

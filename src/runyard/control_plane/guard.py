@@ -35,6 +35,7 @@ AUDITED: dict[tuple[str, str], str] = {
     ("POST", "/runs"): "run.trigger",
     ("DELETE", "/runs/{run_id}"): "run.delete",
     ("PATCH", "/runs/{run_id}"): "run.update",
+    ("POST", "/runs/{run_id}/cancel"): "run.cancel",
     ("DELETE", "/pipelines/{name_or_id}"): "pipeline.delete",
     ("POST", "/stacks"): "stack.create",
     ("PATCH", "/stacks/{name_or_id}"): "stack.update",

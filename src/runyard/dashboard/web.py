@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import secrets
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from starlette.responses import HTMLResponse, Response
 
 from runyard import __version__
+from runyard.control_plane.csrf import CSRF_COOKIE
 from runyard.exceptions import InvalidInput, NotFound, PermissionDenied, RunyardError, Unauthenticated
 from runyard.workspace.api.deps import Authorize, Principal
 
@@ -147,8 +149,23 @@ def error_page(request: Request, exc: RunyardError, *, status: int | None = None
 
 
 def render(request: Request, template: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
-    html = environment().get_template(template).render(request=request, **context)
-    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+    csrf, fresh = csrf_token(request)
+    html = environment().get_template(template).render(request=request, csrf_token=csrf, **context)
+    response = HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+    if fresh:
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/",
+                            secure=request.url.scheme == "https")
+    return response
+
+
+def csrf_token(request: Request) -> tuple[str, bool]:
+    """The double-submit CSRF token the page's scripts send with a write (e.g. cancelling a run), and
+    whether it is new (then set as the ``SameSite=Strict`` cookie it must equal). Signed-in browsers
+    write through the control plane's cookie session only with it (``control_plane/cookie_auth.py``)."""
+    existing = request.cookies.get(CSRF_COOKIE)
+    if existing and 16 <= len(existing) <= 100:
+        return existing, False
+    return secrets.token_urlsafe(24), True
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,8 @@ class DagState:
     continue_on_failure: bool = False
     status: dict[str, StepStatus] = field(default_factory=dict)
     stopped: bool = False
+    #: The server refused to start a step because the run was cancelled: nothing new starts.
+    cancelled: bool = False
 
     def __post_init__(self) -> None:
         self._order = {s.invocation_id: i for i, s in enumerate(self.spec.steps)}
@@ -41,6 +43,8 @@ class DagState:
                 self._waiting[d] -= 1
                 if self._waiting[d] == 0:
                     self._ready.add(d)
+        if status == StepStatus.CANCELLED:
+            self.stopped = self.cancelled = True
         if status == StepStatus.FAILED:
             if not self.continue_on_failure:
                 self.stopped = True

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from runyard import schemas as s
 from runyard.client.connection import workspace_api
+from runyard.exceptions import InvalidTransition
 from runyard.execution.heartbeat import Heartbeat
 from runyard.orchestrators.base import RunJob
 from runyard.settings import get_settings
@@ -18,13 +19,14 @@ from runyard.stack.resolve import artifact_store_from, log_backend_for, orchestr
 
 if TYPE_CHECKING:
     from runyard.client.models import Run
+    from runyard.client.workspace_api import WorkspaceAPI
+    from runyard.execution.dag import DagState
     from runyard.logs.backends.base import LogBackend
     from runyard.sdk.pipeline import CompiledPipeline
 
 
 def launch(compiled: CompiledPipeline) -> Run:
     from runyard.client.config import ClientConfig
-    from runyard.client.models import Run
 
     api = workspace_api()
     spec, config = compiled.spec, compiled.config
@@ -57,14 +59,37 @@ def launch(compiled: CompiledPipeline) -> Run:
     except BaseException as exc:
         api.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED, error=f"Orchestrator error: {exc}"))
         raise
+    return _finish(api, run.id, dag)
+
+
+def _finish(api: WorkspaceAPI, run_id: uuid.UUID, dag: DagState) -> Run:
+    """Stores the run's outcome. A cancel wins over "completed": once someone asked the run to stop,
+    the server refuses "completed" (the state machine), and the run ends ``cancelled`` instead."""
+    from runyard.client.models import Run
+
+    if dag.cancelled:
+        not_run = sum(1 for st in dag.status.values() if st in (s.StepStatus.SKIPPED, s.StepStatus.CANCELLED))
+        final = _end(api, run_id, s.RunStatus.CANCELLED, f"Cancelled on request; {not_run} step(s) did not run.")
+        print(f"[runyard] Run {final.name!r} was cancelled; {not_run} step(s) did not run.", file=sys.stderr)
+        return Run(final, api)
     if dag.failed:
         failed = [inv for inv, st in dag.status.items() if st == s.StepStatus.FAILED]
-        final = api.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED,
-                                                   error=f"Step(s) failed: {', '.join(failed)}"))
-        result = Run(final, api)
+        result = Run(_end(api, run_id, s.RunStatus.FAILED, f"Step(s) failed: {', '.join(failed)}"), api)
         _report_failure(result, failed)
         return result
-    return Run(api.update_run(run.id, s.RunUpdate(status=s.RunStatus.COMPLETED)), api)
+    return Run(_end(api, run_id, s.RunStatus.COMPLETED, None), api)
+
+
+def _end(api: WorkspaceAPI, run_id: uuid.UUID, status: s.RunStatus, error: str | None) -> s.RunRead:
+    try:
+        return api.update_run(run_id, s.RunUpdate(status=status, error=error))
+    except InvalidTransition:
+        current = api.get_run(run_id)
+        if current.status != s.RunStatus.CANCELLING:
+            raise  # finished meanwhile (e.g. marked failed by the reaper): nothing to fix here
+        # cancelled while its last steps ran: every step finished, but the user's cancel stands
+        return api.update_run(run_id, s.RunUpdate(status=s.RunStatus.CANCELLED,
+                                                  error="Cancelled on request while its last steps ran."))
 
 
 def _run_capture(logs: LogBackend | None, run_id: uuid.UUID) -> AbstractContextManager[object]:

@@ -94,6 +94,8 @@ class StepRunner:
                 inputs={k: v.id for k, v in inputs.items()},
             )
         )
+        if step_run.status == StepStatus.CANCELLED:  # the run was cancelled: the server refused the start
+            return step_run
         return self._execute(job, step, step_run, inputs, params)
 
     def _output_materializer(self, step: Step[Any, Any], output: str) -> str:

@@ -22,6 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from runyard.control_plane.actor import Actor
 from runyard.control_plane.api.deps import ControlPlaneDep, request_actor
 from runyard.control_plane.core import ControlPlane
+from runyard.control_plane.csrf import CSRF_COOKIE
 from runyard.control_plane.db.models import SessionRow, UserRow
 from runyard.control_plane.services import device, sessions, users
 from runyard.exceptions import PermissionDenied
@@ -29,7 +30,6 @@ from runyard.exceptions import PermissionDenied
 router = APIRouter(include_in_schema=False)
 
 SESSION_COOKIE = "ry_cp_session"
-CSRF_COOKIE = "ry_cp_csrf"
 BROWSER_SESSION = timedelta(hours=12)
 
 

@@ -1,7 +1,8 @@
 """``/runs/{id}``: one run as a DAG or a timeline, live while it runs, and each step in detail.
 
-The page itself is small; the graph arrives as JSON (``graph.json``, built from the snapshot's spec and
-one query for the step runs) so a 2,000-step run is laid out in the browser's Web Worker, not in HTML.
+The graph travels as JSON (built from the snapshot's spec and one query for the step runs), inline in the
+page (a ``application/json`` script block, never executed) and at ``graph.json``; a 2,000-step run is
+laid out in the browser's Web Worker, not in HTML.
 While the run is unfinished the page polls ``status.json`` (statuses and times only). A step's panel,
 ``/runs/{id}/steps/{invocation}``, is a full page at that stable URL, or the panel's HTML alone with
 ``?partial=1`` when the run page loads it beside the graph.
@@ -67,10 +68,13 @@ def run_page(request: Request, principal: CanReadRuns, session: ReadSession, run
         except NotFound:  # a stale ?step= still shows the run
             missing_step = step
     return render(request, "run.html", {
+        "graph": _graph_body(run, rows),
         "title": run.name, "nav": "runs", "run": run, "steps": rows[:TABLE_MAX_STEPS], "step_count": len(rows),
         "view": chosen, "live": not run.status.is_finished, "stack_name": _stack_name(session, run.stack_id),
         "duration_s": dashboard.duration_s(run.started, run.ended), "panel": panel, "selected": step,
         "table_max": TABLE_MAX_STEPS, "missing_step": missing_step,
+        # the Cancel button, for whoever may change runs (the API checks it again on the click)
+        "can_cancel": principal.can("runs:update"),
     })
 
 
@@ -78,15 +82,19 @@ def run_page(request: Request, principal: CanReadRuns, session: ReadSession, run
 def run_graph(principal: CanReadRuns, session: ReadSession, run_id: str) -> JSONResponse:
     """The DAG: ``steps`` with ``up`` (upstream invocation ids), status and start/end (epoch seconds)."""
     run = runs_service.get_run(session, run_id=parse_id(run_id, "run"))
-    rows = step_rows(session, run)
-    return _json({
+    return _json(_graph_body(run, step_rows(session, run)))
+
+
+def _graph_body(run: RunRead, rows: list[StepRow]) -> dict[str, Any]:
+    """What the browser lays out; the run page also carries it inline, so the layout starts at once."""
+    return {
         "run": _run_state(run),
         "steps": [
             {"id": r.invocation_id, "name": r.step_name, "up": r.upstream, "status": r.status,
              "start": _ts(r.started), "end": _ts(r.ended)}
             for r in rows
         ],
-    })
+    }
 
 
 @router.get("/runs/{run_id}/status.json")

@@ -1,16 +1,19 @@
-"""``/runs``: create (idempotent by client-chosen id), read, list (keyset), status changes, delete.
+"""``/runs``: create (idempotent by client-chosen id), read, list (keyset), status changes, cancel, delete.
 
 Status changes go through the server's state machine inside ``update_run``; a refused one is a 409
-``invalid_transition`` whose hint lists the allowed next statuses.
+``invalid_transition`` whose hint lists the allowed next statuses. ``POST /runs/{id}/cancel`` is a
+person's request to stop a run (a 409 when it has already finished).
 """
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import urlparse
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from runyard.exceptions import PermissionDenied
 from runyard.schemas.base import Page
 from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
 from runyard.workspace.api.deps import Authorize, Principal, ReadSession, WriteSession
@@ -21,6 +24,7 @@ router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
 
 CanRead = Annotated[Principal, Depends(Authorize("runs:read"))]
 CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
+CanUpdate = Annotated[Principal, Depends(Authorize("runs:update"))]
 
 
 @router.post("/runs", operation_id="runs-create", status_code=201)
@@ -41,6 +45,23 @@ def list_runs(principal: CanRead, session: ReadSession, filter: Annotated[RunFil
 @router.patch("/runs/{run_id}", operation_id="runs-update")
 def update_run(principal: CanWrite, session: WriteSession, run_id: uuid.UUID, update: RunUpdate) -> RunRead:
     return service.update_run(session, run_id=run_id, update=update)
+
+
+def not_cross_site(request: Request) -> None:
+    """A cancel has no body, so a browser would send it from another site without a CORS preflight (to a
+    local server without auth, say): refuse what the browser marks as cross-site. API clients send no
+    ``Origin`` and pass; the dashboard's own button is same-origin."""
+    origin = request.headers.get("origin")
+    if request.headers.get("sec-fetch-site") == "cross-site" or (
+        origin is not None and urlparse(origin).netloc != request.url.netloc
+    ):
+        raise PermissionDenied("Requests from another site may not cancel runs.",
+                               hint="Cancel it from the dashboard, `runyard run cancel` or the API.")
+
+
+@router.post("/runs/{run_id}/cancel", operation_id="runs-cancel", dependencies=[Depends(not_cross_site)])
+def cancel_run(principal: CanUpdate, session: WriteSession, run_id: uuid.UUID) -> RunRead:
+    return service.cancel_run(session, run_id=run_id)
 
 
 @router.delete("/runs/{run_id}", operation_id="runs-delete", status_code=204)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from runyard.exceptions import InvalidInput, NotFound
+from runyard.exceptions import Conflict, InvalidInput, NotFound
 from runyard.schemas.base import Page
 from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
-from runyard.schemas.status import RunStatus
-from runyard.workspace.db.models import PipelineRow, RunRow, RunTagRow, SnapshotRow
+from runyard.schemas.status import RunStatus, StepStatus
+from runyard.workspace.db.models import PipelineRow, RunRow, RunTagRow, SnapshotRow, StepRunRow
 from runyard.workspace.db.types import utcnow
 from runyard.workspace.services.pagination import apply_keyset, split_page
 from runyard.workspace.state import check_run_transition
@@ -89,6 +89,46 @@ def update_run(session: Session, *, run_id: uuid.UUID, update: RunUpdate) -> Run
     return to_read(session, row)
 
 
+def cancel_run(session: Session, *, run_id: uuid.UUID) -> RunRead:
+    """A person's request to stop a run, through the state machine.
+
+    A run no runner holds yet (``queued``) is ``cancelled`` at once. A running one becomes ``cancelling``:
+    its runner learns it when it next starts a step (the answer to ``steps-create``, see
+    ``services/steps.py``), lets the steps already running finish, records the rest and ends the run
+    ``cancelled``. Repeating the request is harmless; a finished run is a 409 that says how it ended.
+    """
+    # FOR UPDATE: a runner's "completed" racing this request is decided by whichever commits first, and
+    # the loser meets the state machine (a late "completed" after "cancelling" is refused)
+    row = session.get(RunRow, run_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"No run with id {run_id}.", hint="List runs with `runyard run list`.")
+    current = RunStatus(row.status)
+    if current.is_finished:
+        raise Conflict(f"Run {row.name!r} has already {_ENDED[current]}; only an active run can be cancelled.",
+                       hint="Start it again with `runyard run retry` if it should run once more.")
+    if current == RunStatus.CANCELLING:
+        return to_read(session, row)
+    target = RunStatus.CANCELLED if current == RunStatus.QUEUED else RunStatus.CANCELLING
+    check_run_transition(current, target, run_id=run_id)
+    now = utcnow()
+    row.status = str(target)
+    row.updated = now
+    if target.is_finished:
+        row.ended = now
+        row.error = "Cancelled before it started."
+    # step runs registered but never started will not start now
+    session.execute(
+        update(StepRunRow)
+        .where(StepRunRow.run_id == run_id, StepRunRow.status == str(StepStatus.PENDING))
+        .values(status=str(StepStatus.CANCELLED), ended=now, error="The run was cancelled before this step started.")
+    )
+    session.flush()
+    return to_read(session, row)
+
+
+_ENDED = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.CANCELLED: "been cancelled"}
+
+
 def list_runs(session: Session, *, filter: RunFilter) -> Page[RunRead]:
     stmt = select(RunRow)
     if filter.pipeline is not None:
@@ -128,21 +168,27 @@ def delete_run(session: Session, *, run_id: uuid.UUID) -> None:
 
 
 def fail_silent_runs(session: Session, *, timeout: timedelta, now: datetime | None = None) -> list[uuid.UUID]:
-    """Marks failed every running run whose runner sent no heartbeat within ``timeout``."""
+    """Marks failed every running run whose runner sent no heartbeat within ``timeout``; a run being
+    cancelled whose runner went silent is marked cancelled (nobody is left to finish the cancel)."""
     now = now or utcnow()
     # FOR UPDATE (PostgreSQL re-checks the WHERE after waiting on a row lock): a run that completed or
     # beat between our read and our write is not failed; SKIP LOCKED: a run being written is alive
     stale = session.scalars(
         select(RunRow)
         .where(
-            RunRow.status.in_([str(RunStatus.RUNNING), str(RunStatus.INITIALIZING)]),
+            RunRow.status.in_([str(RunStatus.RUNNING), str(RunStatus.INITIALIZING), str(RunStatus.CANCELLING)]),
             RunRow.heartbeat_at < now - timeout,
         )
         .with_for_update(skip_locked=True, of=RunRow)
     ).all()
     for row in stale:
-        row.status = str(RunStatus.FAILED)
-        row.error = f"The runner sent no heartbeat for {timeout.total_seconds():.0f}s; it was marked failed."
+        silent = f"The runner sent no heartbeat for {timeout.total_seconds():.0f}s"
+        if row.status == str(RunStatus.CANCELLING):
+            row.status = str(RunStatus.CANCELLED)
+            row.error = f"{silent} after the cancel request; it was marked cancelled."
+        else:
+            row.status = str(RunStatus.FAILED)
+            row.error = f"{silent}; it was marked failed."
         row.ended = now
         row.updated = now
     return [r.id for r in stale]

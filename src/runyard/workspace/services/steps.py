@@ -40,7 +40,12 @@ _sr = t.step_runs.c
 _FIND_STEP = select(_sr.id).where(
     or_(_sr.id == bindparam("sid"), and_(_sr.run_id == bindparam("rid"), _sr.invocation_id == bindparam("inv")))
 )
-_RUN_PIPELINE = select(t.runs.c.pipeline_id).where(t.runs.c.id == bindparam("rid"))
+_RUN_OF_STEP = select(t.runs.c.pipeline_id, t.runs.c.status).where(t.runs.c.id == bindparam("rid"))
+#: A run in one of these has been asked to stop: no step of it starts any more.
+_STOPPING = frozenset({"cancelling", "cancelled"})
+#: What a runner may still record in a stopping run: outcomes, not starts.
+_RECORDABLE_WHEN_STOPPING = frozenset({StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED})
+CANCELLED_BEFORE_START = "The run was cancelled before this step started."
 _INSERT_STEP = insert(t.step_runs)
 _INSERT_EDGES = insert(t.edges)
 _LOCK_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid")).with_for_update()
@@ -57,6 +62,11 @@ _EDGES_OF = (
 
 
 def create_step_run(session: Session, *, step: StepRunCreate) -> StepRunRead:
+    """Registers a step's start (or its cached reuse, or an outcome such as ``skipped``).
+
+    In a run being cancelled no step starts: the step run is stored ``cancelled`` instead of what was
+    asked, and that answer is how the runner learns of the cancel, with no extra request per step.
+    """
     step_id = step.id or uuid.uuid4()
     # one query answers both "is this a retried request?" and "is the invocation taken?"
     conn = session.connection()
@@ -68,9 +78,12 @@ def create_step_run(session: Session, *, step: StepRunCreate) -> StepRunRead:
             f"Run {step.run_id} already has a step run for invocation {step.invocation_id!r} ({found.id}).",
             hint="Update that step run instead of creating another.",
         )
-    pipeline_id = conn.execute(_RUN_PIPELINE, {"rid": step.run_id}).scalar()
-    if pipeline_id is None:
+    run = conn.execute(_RUN_OF_STEP, {"rid": step.run_id}).first()
+    if run is None:
         raise NotFound(f"No run with id {step.run_id}.", hint="Create the run before its steps.")
+    pipeline_id = run.pipeline_id
+    if run.status in _STOPPING and step.status not in _RECORDABLE_WHEN_STOPPING:
+        step = step.model_copy(update={"status": StepStatus.CANCELLED, "outputs": [], "inputs": {}})
     now = utcnow()
     row = dict(
         id=step_id,
@@ -87,9 +100,9 @@ def create_step_run(session: Session, *, step: StepRunCreate) -> StepRunRead:
         attempts=1,
         metadata_json={},
         created=now,
-        started=now if step.status != StepStatus.PENDING else None,
+        started=now if step.status not in (StepStatus.PENDING, StepStatus.CANCELLED) else None,
         ended=now if step.status.is_finished else None,
-        error=None,
+        error=CANCELLED_BEFORE_START if step.status == StepStatus.CANCELLED else None,
         traceback=None,
     )
     conn.execute(_INSERT_STEP, row)
