@@ -23,6 +23,9 @@ class Operation:
     query: str | None = None
     #: Served as a Server-Sent Events stream (for browsers and `curl`); clients poll the range operation.
     stream: bool = False
+    #: Works inside one project: the client passes ``project`` (in-process: to the service function;
+    #: over HTTP: as the ``X-Runyard-Project`` header).
+    scoped: bool = True
 
 
 def _op(
@@ -34,6 +37,7 @@ def _op(
     response: Any = None,
     body: str | None = None,
     query: str | None = None,
+    scoped: bool = True,
 ) -> Operation:
     return Operation(
         id=id,
@@ -44,6 +48,7 @@ def _op(
         response=response,
         body=body,
         query=query,
+        scoped=scoped,
     )
 
 
@@ -186,7 +191,7 @@ def _build() -> dict[str, Operation]:
             response=s.ComponentRead,
             body="update",
         ),
-        _op("flavors-list", "GET", "/flavors", svc + "stacks:list_flavors", response=list[s.FlavorRead]),
+        _op("flavors-list", "GET", "/flavors", svc + "stacks:list_flavors", response=list[s.FlavorRead], scoped=False),
         _op("components-delete", "DELETE", "/components/{type}/{name_or_id}", svc + "stacks:delete_component"),
     ]
     return {op.id: op for op in ops}
