@@ -71,7 +71,7 @@ class HTTPTransport(Transport):
     ) -> None:
         self.url = normalize_url(url)
         self.location = self.url
-        self.api_key = api_key
+        self.api_key = api_key  # an API key, or any access token: sent as the bearer credential
         self.bearer = bearer  # a `runyard login` session: short tokens, renewed at the control plane
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -97,6 +97,11 @@ class HTTPTransport(Transport):
         if adapter is None:
             adapter = self._adapters[op.id] = TypeAdapter(op.response)
         return adapter.validate_json(response.content)
+
+    def with_token(self, token: str) -> HTTPTransport:
+        """The same server and settings, sending ``token`` (e.g. a run's workload token) on every request."""
+        return HTTPTransport(self.url, token, self.timeout, self.retries, backoff=self.backoff,
+                             max_backoff=self.max_backoff)
 
     def for_new_process(self) -> Transport:
         # a forked worker must not share the parent's sockets

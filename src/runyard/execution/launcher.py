@@ -1,4 +1,9 @@
-"""Runs a compiled pipeline: register pipeline, snapshot and run, hand it to the stack's orchestrator."""
+"""Runs a compiled pipeline: register pipeline, snapshot and run, hand it to the stack's orchestrator.
+
+Everything after the run's creation (steps, logs, heartbeats, the final status) is written with a client
+for this run alone: on a Workspace Server that requires a login, one carrying the run's workload token
+(:mod:`runyard.client.workload`); the returned :class:`Run` reads with the caller's own client.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from runyard import schemas as s
 from runyard.client.connection import workspace_api
+from runyard.client.workload import workload_api
 from runyard.execution.heartbeat import Heartbeat
 from runyard.orchestrators.base import RunJob
 from runyard.settings import get_settings
@@ -43,28 +49,33 @@ def launch(compiled: CompiledPipeline) -> Run:
         s.RunCreate(id=uuid.uuid4(), name=_run_name(config.run_name), snapshot_id=snapshot.id,
                     status=s.RunStatus.RUNNING, parameters=spec.parameters, tags=list(config.tags))
     )
+    try:
+        runner = workload_api(api, run.id)
+    except BaseException as exc:
+        api.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED, error=f"No workload token: {exc}"))
+        raise
     store = artifact_store_from(stack.components["artifact_store"])
     orchestrator = orchestrator_from(stack.components["orchestrator"], config.orchestrator)
-    logs = log_backend_for(stack, store, api) if get_settings().capture_logs else None
-    job = RunJob(api=api, run=run, spec=spec, steps=compiled.steps, store=store,
+    logs = log_backend_for(stack, store, runner) if get_settings().capture_logs else None
+    job = RunJob(api=runner, run=run, spec=spec, steps=compiled.steps, store=store,
                  continue_on_failure=bool(config.continue_on_failure), logs=logs)
     try:
-        with Heartbeat(api, run.id), _run_capture(logs, run.id):
+        with Heartbeat(runner, run.id), _run_capture(logs, run.id):
             dag = orchestrator.execute(job)
     except KeyboardInterrupt:
-        api.update_run(run.id, s.RunUpdate(status=s.RunStatus.CANCELLED, error="Interrupted (Ctrl-C)."))
+        runner.update_run(run.id, s.RunUpdate(status=s.RunStatus.CANCELLED, error="Interrupted (Ctrl-C)."))
         raise
     except BaseException as exc:
-        api.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED, error=f"Orchestrator error: {exc}"))
+        runner.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED, error=f"Orchestrator error: {exc}"))
         raise
     if dag.failed:
         failed = [inv for inv, st in dag.status.items() if st == s.StepStatus.FAILED]
-        final = api.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED,
-                                                   error=f"Step(s) failed: {', '.join(failed)}"))
+        final = runner.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED,
+                                                      error=f"Step(s) failed: {', '.join(failed)}"))
         result = Run(final, api)
         _report_failure(result, failed)
         return result
-    return Run(api.update_run(run.id, s.RunUpdate(status=s.RunStatus.COMPLETED)), api)
+    return Run(runner.update_run(run.id, s.RunUpdate(status=s.RunStatus.COMPLETED)), api)
 
 
 def _run_capture(logs: LogBackend | None, run_id: uuid.UUID) -> AbstractContextManager[object]:
