@@ -36,6 +36,11 @@ class Settings(BaseModel):
         default=None, description="Workspace Server URL; when set, the client talks HTTP instead of in-process."
     )
     api_key: str | None = Field(default=None, description="API key sent to the Workspace Server.")
+    project: str | None = Field(
+        default=None,
+        description="The project the client works in (pipelines, runs, artifacts, stacks); default: the "
+        "`project` in RUNYARD_HOME/client.json, else `default`.",
+    )
     database_url: str | None = Field(
         default=None,
         description="Workspace database for the embedded workspace or `runyard up` (default: SQLite in home).",

@@ -2,9 +2,10 @@
 
 ``build_world(cp)`` creates, through the service layer (the same functions the API calls):
 
-- workspaces ``ws-a`` and ``ws-b``, and a project ``p1`` in ``ws-a``;
+- workspaces ``ws-a`` and ``ws-b``, and projects ``p1`` and ``p2`` in ``ws-a``;
 - users ``admin`` (org admin), ``developer``, ``viewer``, ``stack_admin`` (each granted on ``ws-a``),
-  ``other_ws`` (developer on ``ws-b`` only) and ``project`` (developer on project ``ws-a/p1`` only);
+  ``other_ws`` (developer on ``ws-b`` only), ``project`` (developer on project ``ws-a/p1`` only) and
+  ``other_project`` (developer on project ``ws-a/p2`` only);
 - a service account ``ci`` (developer on ``ws-a``) with one API key.
 
 Users have no password (tokens are minted directly); tests of password login create their own.
@@ -51,6 +52,7 @@ def build_world(cp: ControlPlane) -> World:
         ws_a = orgs.create_workspace(s, org=org, name="ws-a", url="http://127.0.0.1:1", audience=None, actor=SYSTEM)
         ws_b = orgs.create_workspace(s, org=org, name="ws-b", url="http://127.0.0.1:2", audience=None, actor=SYSTEM)
         p1 = orgs.create_project(s, workspace=ws_a, name="p1", actor=SYSTEM)
+        p2 = orgs.create_project(s, workspace=ws_a, name="p2", actor=SYSTEM)
         world = World(cp=cp, org=org, ws_a=ws_a, ws_b=ws_b)
         everything = frozenset({"*"})
 
@@ -59,7 +61,7 @@ def build_world(cp: ControlPlane) -> World:
                                subject_type=subject_type, subject_id=subject_id, scope_type=scope_type,
                                scope_id=scope_id, actor=SYSTEM, actor_permissions=everything)
 
-        for name in ("admin", "developer", "viewer", "stack_admin", "other_ws", "project"):
+        for name in ("admin", "developer", "viewer", "stack_admin", "other_ws", "project", "other_project"):
             user = users.create_user(s, email=f"{name}@acme.test", password=None, actor=SYSTEM, org_id=org.id)
             orgs.add_member(s, org_id=org.id, user_id=user.id, actor=SYSTEM)
             world.users[name] = user
@@ -68,6 +70,7 @@ def build_world(cp: ControlPlane) -> World:
             grant(name, "user", world.users[name].id, "workspace", ws_a.id)
         grant("developer", "user", world.users["other_ws"].id, "workspace", ws_b.id)
         grant("developer", "user", world.users["project"].id, "project", p1.id)
+        grant("developer", "user", world.users["other_project"].id, "project", p2.id)
         ci = keys.create_service_account(s, org_id=org.id, name="ci", description="", actor=SYSTEM)
         grant("developer", "service_account", ci.id, "workspace", ws_a.id)
         new = keys.create_key(s, org_id=org.id, name="ci-key", actor=SYSTEM, service_account=ci)

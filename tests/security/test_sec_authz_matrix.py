@@ -5,6 +5,11 @@ fails :func:`test_every_route_has_a_rule`, so nobody ships an endpoint whose acc
 "allowed" means the request got past authentication and authorization (any status but 401/403; with
 made-up ids that is mostly 404 or 422); "denied" must be exactly 401 or 403 with an error body that says
 nothing about the resource, and must leave an audit entry.
+
+Callers include project users: ``project`` holds a developer grant on project ``p1`` only, and
+``other_project`` on ``p2`` only. Each kind of caller sends its requests in one project (the
+``X-Runyard-Project`` header; none means ``default``): a project grant counts in its project and nowhere
+else, a workspace-wide grant in every project.
 """
 
 from __future__ import annotations
@@ -100,10 +105,21 @@ def test_the_declared_permission_matches_the_rule(protected_app: FastAPI) -> Non
                 assert required_permission(perms[0], method) == RULES[ctx.operation_id], (method, ctx.path_format)
 
 
+#: Callers that send their requests in a project other than ``default``: caller -> (token of, project).
+IN_PROJECT = {
+    "project_in_p1": ("project", "p1"),  # a project grant, used in its project
+    "other_project_in_p1": ("other_project", "p1"),  # a grant on p2, used in p1
+    "viewer_in_p1": ("viewer", "p1"),  # a workspace-wide grant reaches every project
+}
+
+
 def _tokens(world: World, client: TestClient) -> dict[str, str | None]:
     tokens: dict[str, str | None] = {who: world.token(who) for who in USERS}
     tokens["service_account"] = world.api_key
     tokens["project"] = world.token("project")
+    tokens["other_project"] = world.token("other_project")
+    for who, (user, _) in IN_PROJECT.items():
+        tokens[who] = world.token(user)
     tokens["other_workspace"] = world.token("other_ws", "b")  # a valid token, for another workspace
     tokens["wrong_audience"] = world.token("developer", None)  # the control plane's own audience
     tokens["anonymous"] = None
@@ -132,9 +148,9 @@ def _tokens(world: World, client: TestClient) -> dict[str, str | None]:
 
 
 def _expected(who: str, permission: str) -> bool:
-    if who in BROKEN or who in ("other_workspace", "project"):
+    if who in BROKEN or who in ("other_workspace", "project", "other_project", "other_project_in_p1"):
         return False
-    role = "developer" if who == "service_account" else who
+    role = {"service_account": "developer", "project_in_p1": "developer", "viewer_in_p1": "viewer"}.get(who, who)
     return allows(BUILTIN_ROLES[role], permission)
 
 
@@ -148,6 +164,8 @@ def test_authorization_matrix(world: World, ws_client: TestClient, protected_app
     for method, path, op in _operations(protected_app):
         for who, token in tokens.items():
             headers = bearer(token) if token else {}
+            if who in IN_PROJECT:
+                headers["X-Runyard-Project"] = IN_PROJECT[who][1]
             kwargs: dict[str, Any] = {"json": {}} if method in ("POST", "PATCH", "PUT") else {}
             response = ws_client.request(method, _fill(path), headers=headers, **kwargs)
             allowed = response.status_code not in (401, 403)
@@ -160,7 +178,7 @@ def test_authorization_matrix(world: World, ws_client: TestClient, protected_app
                 body = response.json()
                 assert set(body) <= {"error", "message", "hint"}, body
                 assert body["error"] in ("unauthenticated", "permission_denied")
-                want = 403 if who in ("project", *USERS, "service_account") else 401
+                want = 403 if who in ("project", "other_project", *IN_PROJECT, *USERS, "service_account") else 401
                 assert response.status_code == want, (who, method, path, response.status_code)
     assert failures == [], "\n".join(failures)
     protected_app.state.authenticator.audit.flush()

@@ -58,3 +58,35 @@ def test_a_workload_token_writes_its_own_run_only_and_dies_with_it(world: World,
     _ok(ws_client.patch(f"/api/v1/runs/{mine}", json={"status": "completed"}, headers=dev))
     response = ws_client.get(f"/api/v1/runs/{mine}", headers=workload)
     assert response.status_code == 401 and "finished" in response.json()["message"]
+
+
+def test_a_project_developers_workload_token_works_in_that_project_only(world: World, ws_client: TestClient) -> None:
+    in_p1 = {**bearer(world.token("project")), "X-Runyard-Project": "p1"}
+    mine, _ = _run(ws_client, in_p1)
+    cp = TestClient(create_control_plane_app(control_plane=world.cp), raise_server_exceptions=False)
+    project_cp = bearer(world.cp.login_token(user_id=world.users["project"].id, audience=None)[0])
+    body: dict[str, Any] = {"audience": world.ws_a.audience, "run_id": mine}
+    assert cp.post("/api/v1/auth/workload-token", json=body, headers=project_cp).status_code == 403  # no p1: none
+    assert cp.post("/api/v1/auth/workload-token", json={**body, "project": "p2"},
+                   headers=project_cp).status_code == 403  # no grant there
+    issued = _ok(cp.post("/api/v1/auth/workload-token", json={**body, "project": "p1"}, headers=project_cp))
+    workload = bearer(issued["access_token"])
+
+    step = {"id": str(uuid.uuid4()), "run_id": mine, "invocation_id": "s1", "step_name": "s1"}
+    created = ws_client.post("/api/v1/steps", json=step, headers={**workload, "X-Runyard-Project": "p1"})
+    assert created.status_code == 201
+    assert ws_client.get("/api/v1/runs", headers=workload).status_code == 403  # the default project is closed
+    assert ws_client.get("/api/v1/runs", headers={**workload, "X-Runyard-Project": "p2"}).status_code == 403
+
+
+def test_a_workspace_developers_project_workload_token_is_narrowed_to_the_project(world: World,
+                                                                                   ws_client: TestClient) -> None:
+    dev = bearer(world.token("developer"))
+    mine, _ = _run(ws_client, {**dev, "X-Runyard-Project": "p2"})
+    cp = TestClient(create_control_plane_app(control_plane=world.cp), raise_server_exceptions=False)
+    dev_cp = bearer(world.cp.login_token(user_id=world.users["developer"].id, audience=None)[0])
+    issued = _ok(cp.post("/api/v1/auth/workload-token", headers=dev_cp,
+                         json={"audience": world.ws_a.audience, "run_id": mine, "project": "p2"}))
+    workload = bearer(issued["access_token"])
+    assert ws_client.get(f"/api/v1/runs/{mine}", headers={**workload, "X-Runyard-Project": "p2"}).status_code == 200
+    assert ws_client.get("/api/v1/runs", headers=workload).status_code == 403  # its creator could; it cannot

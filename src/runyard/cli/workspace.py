@@ -49,6 +49,7 @@ def status() -> None:
 
         api = workspace_api()
         console.print(f"Workspace: {api.transport.location}")
+        console.print(f"Project: {api.project}")
         console.print(f"Active stack: {ClientConfig.load().active_stack}")
         try:
             api.get_stack("default")

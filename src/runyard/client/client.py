@@ -15,14 +15,26 @@ class Client:
     """Reads and manages everything in the workspace the SDK is pointed at.
 
     >>> Client().list_runs(pipeline="training", status="failed")
+    >>> Client(project="vision").list_runs()
+
+    Everything it reads and writes is in one project: ``project``, else ``RUNYARD_PROJECT``, else the
+    ``project`` of ``RUNYARD_HOME/client.json``, else ``default``.
     """
 
-    def __init__(self, api: WorkspaceAPI | None = None) -> None:
+    def __init__(self, api: WorkspaceAPI | None = None, *, project: str | None = None) -> None:
         if api is None:
             from runyard.client.connection import workspace_api
 
             api = workspace_api()
+        if project is not None and project != api.project:
+            from runyard.client.config import checked_project
+
+            api = api.for_project(checked_project(project))
         self.api = api
+
+    @property
+    def project(self) -> str:
+        return self.api.project
 
     # runs ----------------------------------------------------------------------------------------
     def list_runs(

@@ -32,7 +32,7 @@ def workspace_api() -> WorkspaceAPI:
     """The process-wide API client; rebuilt when the settings it depends on change."""
     global _api, _key
     settings = get_settings()
-    key = (settings.url, settings.home, settings.database_url, settings.api_key)
+    key = (settings.url, settings.home, settings.database_url, settings.api_key, settings.project)
     with _lock:
         if _api is None or key != _key:
             _api = WorkspaceAPI(make_transport())

@@ -110,6 +110,23 @@ class BearerSource:
                 self._refresh()
             return self._login.access_token
 
+    @property
+    def control_plane_url(self) -> str:
+        return self._login.control_plane_url
+
+    @property
+    def audience(self) -> str:
+        return self._login.audience
+
+    def control_plane_token(self) -> str:
+        """A short token for the control plane's own API (e.g. to ask for a run's workload token)."""
+        with self._lock:
+            refresh = self._login.refresh_token
+        if refresh is None:
+            raise ex.Unauthenticated("This login cannot renew tokens.", hint=f"Run `runyard login {self.url}`.")
+        token, _ = refresh_access_token(self._login.control_plane_url, refresh, None, login_hint=self.url)
+        return token
+
     def invalidate(self) -> bool:
         """Forces a refresh at the next :meth:`token`; ``False`` if there is nothing to refresh with."""
         with self._lock:

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from runyard.client.credentials import BearerSource
 
 SCHEMA_HEADER = "X-Runyard-Schema-Version"
+#: Names the project of a request (the server's ``workspace.api.deps.PROJECT_HEADER``).
+PROJECT_HEADER = "X-Runyard-Project"
 API_PREFIX = "/api/v1"
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -69,7 +71,7 @@ class HTTPTransport(Transport):
     ) -> None:
         self.url = normalize_url(url)
         self.location = self.url
-        self.api_key = api_key
+        self.api_key = api_key  # an API key, or any access token: sent as the bearer credential
         self.bearer = bearer  # a `runyard login` session: short tokens, renewed at the control plane
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -85,15 +87,21 @@ class HTTPTransport(Transport):
         if getattr(op, "stream", False):
             raise ex.InvalidInput(f"{op.id} is an event stream for browsers and curl.",
                                   hint="Poll the range operation instead.")
+        project = kwargs.pop("project", None)
         path, params, body = _request_parts(op, kwargs)
         response = self._send(op.method, API_PREFIX + path, params=params, body=body, idempotent_delete=(
-            op.method == "DELETE"))
+            op.method == "DELETE"), project=project)
         if response is None or op.response is None or response.status_code == 204:
             return None
         adapter = self._adapters.get(op.id)
         if adapter is None:
             adapter = self._adapters[op.id] = TypeAdapter(op.response)
         return adapter.validate_json(response.content)
+
+    def with_token(self, token: str) -> HTTPTransport:
+        """The same server and settings, sending ``token`` (e.g. a run's workload token) on every request."""
+        return HTTPTransport(self.url, token, self.timeout, self.retries, backoff=self.backoff,
+                             max_backoff=self.max_backoff)
 
     def for_new_process(self) -> Transport:
         # a forked worker must not share the parent's sockets
@@ -142,18 +150,20 @@ class HTTPTransport(Transport):
                                                 headers={"User-Agent": f"runyard/{__version__}"})
         return self._client
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, project: str | None = None) -> dict[str, str]:
         headers = {SCHEMA_HEADER: str(SCHEMA_VERSION)}
+        if project is not None:
+            headers[PROJECT_HEADER] = project
         token = self.bearer.token() if self.bearer is not None and not self.api_key else self.api_key
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
     def _send(self, method: str, path: str, *, params: dict[str, Any], body: bytes | None,
-              idempotent_delete: bool = False) -> httpx.Response | None:
+              idempotent_delete: bool = False, project: str | None = None) -> httpx.Response | None:
         import httpx
 
-        headers = self._headers()
+        headers = self._headers(project)
         if body is not None:
             headers["Content-Type"] = "application/json"
         client = self._http()
@@ -175,7 +185,7 @@ class HTTPTransport(Transport):
             _check_version(response, self.url)
             if response.status_code == 401 and self.bearer is not None and not renewed and self.bearer.invalidate():
                 renewed = True  # the access token expired or was rotated: renew it once and resend
-                headers.update(self._headers())
+                headers.update(self._headers(project))
                 response = client.request(method, path, params=params, content=body, headers=headers)
             if response.status_code >= 400:
                 raise _error_from(response)

@@ -23,6 +23,9 @@ class Operation:
     query: str | None = None
     #: Served as a Server-Sent Events stream (for browsers and `curl`); clients poll the range operation.
     stream: bool = False
+    #: Works inside one project: the client passes ``project`` (in-process: to the service function;
+    #: over HTTP: as the ``X-Runyard-Project`` header).
+    scoped: bool = True
 
 
 def _op(
@@ -34,6 +37,7 @@ def _op(
     response: Any = None,
     body: str | None = None,
     query: str | None = None,
+    scoped: bool = True,
 ) -> Operation:
     return Operation(
         id=id,
@@ -44,6 +48,7 @@ def _op(
         response=response,
         body=body,
         query=query,
+        scoped=scoped,
     )
 
 
@@ -188,17 +193,20 @@ def _build() -> dict[str, Operation]:
             response=s.ComponentRead,
             body="update",
         ),
-        _op("flavors-list", "GET", "/flavors", svc + "stacks:list_flavors", response=list[s.FlavorRead]),
+        _op("flavors-list", "GET", "/flavors", svc + "stacks:list_flavors", response=list[s.FlavorRead], scoped=False),
         _op("components-delete", "DELETE", "/components/{type}/{name_or_id}", svc + "stacks:delete_component"),
-        _op("secrets-create", "POST", "/secrets", svc + "secrets:create_secret", response=SecretRead, body="secret"),
-        _op("secrets-list", "GET", "/secrets", svc + "secrets:list_secrets", response=list[SecretRead]),
-        _op("secrets-get", "GET", "/secrets/{name_or_id}", svc + "secrets:get_secret", response=SecretRead),
+        _op("secrets-create", "POST", "/secrets", svc + "secrets:create_secret", response=SecretRead, body="secret",
+            scoped=False),
+        _op("secrets-list", "GET", "/secrets", svc + "secrets:list_secrets", response=list[SecretRead], scoped=False),
+        _op("secrets-get", "GET", "/secrets/{name_or_id}", svc + "secrets:get_secret", response=SecretRead,
+            scoped=False),
         _op(
             "secrets-get_values",
             "GET",
             "/secrets/{name_or_id}/values",
             svc + "secrets:get_secret_values",
             response=SecretValuesRead,
+            scoped=False,
         ),
         _op(
             "secrets-update",
@@ -207,8 +215,9 @@ def _build() -> dict[str, Operation]:
             svc + "secrets:update_secret",
             response=SecretRead,
             body="update",
+            scoped=False,
         ),
-        _op("secrets-delete", "DELETE", "/secrets/{name_or_id}", svc + "secrets:delete_secret"),
+        _op("secrets-delete", "DELETE", "/secrets/{name_or_id}", svc + "secrets:delete_secret", scoped=False),
     ]
     return {op.id: op for op in ops}
 

@@ -14,11 +14,25 @@ from runyard.schemas.secrets import SecretCreate, SecretRead, SecretUpdate, Secr
 
 
 class WorkspaceAPI:
-    def __init__(self, transport: Transport) -> None:
+    """Every call works inside :attr:`project` (``RUNYARD_PROJECT`` or ``client.json`` unless given)."""
+
+    def __init__(self, transport: Transport, project: str | None = None) -> None:
+        from runyard.client.config import checked_project, current_project
+
         self.transport = transport
+        self.project = checked_project(project) if project else current_project()
+
+    def for_project(self, project: str) -> WorkspaceAPI:
+        """The same connection, working in another project."""
+        from runyard.client.config import checked_project
+
+        return WorkspaceAPI(self.transport, checked_project(project))
 
     def _call(self, op_id: str, **kwargs: Any) -> Any:
-        return self.transport.invoke(operation(op_id), **kwargs)
+        op = operation(op_id)
+        if op.scoped:
+            kwargs["project"] = self.project
+        return self.transport.invoke(op, **kwargs)
 
     # pipelines and snapshots
     def create_pipeline(self, pipeline: s.PipelineCreate) -> s.PipelineRead:

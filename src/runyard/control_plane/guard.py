@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runyard.control_plane.audit_sink import AuditSink
 from runyard.control_plane.credentials import looks_like_jwt, parse_credential
-from runyard.control_plane.rbac import required_permission
+from runyard.control_plane.rbac import allows, required_permission
 from runyard.control_plane.verifier import TokenVerifier
 from runyard.exceptions import PermissionDenied, Unauthenticated
 from runyard.workspace.api.deps import Principal
@@ -67,6 +67,15 @@ class TokenPrincipal(Principal):
     #: ``(project name, permissions)`` pairs: grants limited to one project, not the whole workspace.
     projects: tuple[tuple[str, frozenset[str]], ...] = ()
     roles: frozenset[str] = frozenset()
+
+    def can(self, permission: str, project: str | None = None) -> bool:
+        """Workspace-wide grants cover every project; a project grant covers that project only."""
+        if super().can(permission):
+            return True
+        if project is None:
+            return False
+        granted = next((perms for name, perms in self.projects if name == project), frozenset())
+        return allows(granted, permission)
 
 
 def principal_from_claims(claims: dict[str, Any]) -> TokenPrincipal:
@@ -162,14 +171,17 @@ class Authenticator:
             raise Unauthenticated("The run this workload token belongs to has finished.")
 
     # may -------------------------------------------------------------------------------------------
-    async def authorize(self, request: Request, principal: Principal, declared: str) -> Principal:
+    async def authorize(self, request: Request, principal: Principal, declared: str, project: str | None) -> Principal:
+        """``declared`` at the scope of ``project``: a workspace-wide grant, or one on that project (``None``:
+        the resource belongs to the whole workspace, so only workspace-wide grants count)."""
         needed = required_permission(declared, request.method)
-        if not principal.can(needed):
+        if not principal.can(needed, project):
             self.emit(request, action="auth.forbidden", outcome="denied", principal=principal,
-                      details={"permission": needed})
+                      details={"permission": needed, "project": project})
             resource, _, action = needed.partition(":")
-            raise PermissionDenied(f"You may not {action.replace('_', ' ')} {resource}.",
-                                   hint=f"Ask an admin for the '{needed}' permission in this workspace.")
+            where = f"in project {project!r}" if project is not None else "in this workspace"
+            raise PermissionDenied(f"You may not {action.replace('_', ' ')} {resource} {where}.",
+                                   hint=f"Ask an admin for the '{needed}' permission in this project or workspace.")
         if isinstance(principal, TokenPrincipal) and principal.run_id and needed.partition(":")[2] != "read":
             target = await _run_of(request)
             if target != principal.run_id:

@@ -227,6 +227,8 @@ class DeviceCodeResponse(BaseModel):
 class WorkloadTokenCreate(Schema):
     audience: str = Field(max_length=200)
     run_id: uuid.UUID
+    #: The run's project: the token then holds permissions in that project only (``None``: workspace-wide).
+    project: Slug | None = None
 
 
 class RevocationList(BaseModel):

@@ -28,6 +28,7 @@ from starlette.responses import HTMLResponse, Response
 from runyard import __version__
 from runyard.control_plane.csrf import CSRF_COOKIE
 from runyard.exceptions import InvalidInput, NotFound, PermissionDenied, RunyardError, Unauthenticated
+from runyard.schemas.base import DEFAULT_PROJECT
 from runyard.workspace.api.deps import Authorize, Principal
 
 logger = logging.getLogger("runyard.dashboard")
@@ -53,11 +54,13 @@ _COMMON_HEADERS = {
 }
 
 # Each page declares the read permission of the resource it shows, exactly as the API routes do, so
-# the control-plane issue can lock the dashboard down by changing the principal and nothing else.
-CanReadRuns = Annotated[Principal, Depends(Authorize("runs:read"))]
-CanReadPipelines = Annotated[Principal, Depends(Authorize("pipelines:read"))]
-CanReadArtifacts = Annotated[Principal, Depends(Authorize("artifacts:read"))]
-CanReadStacks = Annotated[Principal, Depends(Authorize("stacks:read"))]
+# the control-plane issue can lock the dashboard down by changing the principal and nothing else. Pages
+# show the default project only (their queries do not take another yet), so that is the scope checked,
+# whatever project header a request carries.
+CanReadRuns = Annotated[Principal, Depends(Authorize("runs:read", project=DEFAULT_PROJECT))]
+CanReadPipelines = Annotated[Principal, Depends(Authorize("pipelines:read", project=DEFAULT_PROJECT))]
+CanReadArtifacts = Annotated[Principal, Depends(Authorize("artifacts:read", project=DEFAULT_PROJECT))]
+CanReadStacks = Annotated[Principal, Depends(Authorize("stacks:read", project=DEFAULT_PROJECT))]
 
 
 def secure(response: Response, *, csp: str = PAGE_CSP, framable: bool = False) -> Response:

@@ -1,4 +1,9 @@
-"""Runs a compiled pipeline: register pipeline, snapshot and run, hand it to the stack's orchestrator."""
+"""Runs a compiled pipeline: register pipeline, snapshot and run, hand it to the stack's orchestrator.
+
+Everything after the run's creation (steps, logs, heartbeats, the final status) is written with a client
+for this run alone: on a Workspace Server that requires a login, one carrying the run's workload token
+(:mod:`runyard.client.workload`); the returned :class:`Run` reads with the caller's own client.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from runyard import schemas as s
 from runyard.client.connection import workspace_api
+from runyard.client.workload import workload_api
 from runyard.exceptions import InvalidTransition
 from runyard.execution.heartbeat import Heartbeat
 from runyard.orchestrators.base import RunJob
@@ -45,39 +51,45 @@ def launch(compiled: CompiledPipeline) -> Run:
         s.RunCreate(id=uuid.uuid4(), name=_run_name(config.run_name), snapshot_id=snapshot.id,
                     status=s.RunStatus.RUNNING, parameters=spec.parameters, tags=list(config.tags))
     )
+    try:
+        runner = workload_api(api, run.id)
+    except BaseException as exc:
+        api.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED, error=f"No workload token: {exc}"))
+        raise
     store = artifact_store_from(stack.components["artifact_store"])
     orchestrator = orchestrator_from(stack.components["orchestrator"], config.orchestrator)
-    logs = log_backend_for(stack, store, api) if get_settings().capture_logs else None
-    job = RunJob(api=api, run=run, spec=spec, steps=compiled.steps, store=store,
+    logs = log_backend_for(stack, store, runner) if get_settings().capture_logs else None
+    job = RunJob(api=runner, run=run, spec=spec, steps=compiled.steps, store=store,
                  continue_on_failure=bool(config.continue_on_failure), logs=logs)
     try:
-        with Heartbeat(api, run.id), _run_capture(logs, run.id):
+        with Heartbeat(runner, run.id), _run_capture(logs, run.id):
             dag = orchestrator.execute(job)
     except KeyboardInterrupt:
-        api.update_run(run.id, s.RunUpdate(status=s.RunStatus.CANCELLED, error="Interrupted (Ctrl-C)."))
+        runner.update_run(run.id, s.RunUpdate(status=s.RunStatus.CANCELLED, error="Interrupted (Ctrl-C)."))
         raise
     except BaseException as exc:
-        api.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED, error=f"Orchestrator error: {exc}"))
+        runner.update_run(run.id, s.RunUpdate(status=s.RunStatus.FAILED, error=f"Orchestrator error: {exc}"))
         raise
-    return _finish(api, run.id, dag)
+    return _finish(api, runner, run.id, dag)
 
 
-def _finish(api: WorkspaceAPI, run_id: uuid.UUID, dag: DagState) -> Run:
+def _finish(api: WorkspaceAPI, runner: WorkspaceAPI, run_id: uuid.UUID, dag: DagState) -> Run:
     """Stores the run's outcome. A cancel wins over "completed": once someone asked the run to stop,
-    the server refuses "completed" (the state machine), and the run ends ``cancelled`` instead."""
+    the server refuses "completed" (the state machine), and the run ends ``cancelled`` instead. The outcome
+    is written by ``runner`` (the run's own client), the returned run reads with ``api`` (the caller's)."""
     from runyard.client.models import Run
 
     if dag.cancelled:
         not_run = sum(1 for st in dag.status.values() if st in (s.StepStatus.SKIPPED, s.StepStatus.CANCELLED))
-        final = _end(api, run_id, s.RunStatus.CANCELLED, f"Cancelled on request; {not_run} step(s) did not run.")
+        final = _end(runner, run_id, s.RunStatus.CANCELLED, f"Cancelled on request; {not_run} step(s) did not run.")
         print(f"[runyard] Run {final.name!r} was cancelled; {not_run} step(s) did not run.", file=sys.stderr)
         return Run(final, api)
     if dag.failed:
         failed = [inv for inv, st in dag.status.items() if st == s.StepStatus.FAILED]
-        result = Run(_end(api, run_id, s.RunStatus.FAILED, f"Step(s) failed: {', '.join(failed)}"), api)
+        result = Run(_end(runner, run_id, s.RunStatus.FAILED, f"Step(s) failed: {', '.join(failed)}"), api)
         _report_failure(result, failed)
         return result
-    return Run(_end(api, run_id, s.RunStatus.COMPLETED, None), api)
+    return Run(_end(runner, run_id, s.RunStatus.COMPLETED, None), api)
 
 
 def _end(api: WorkspaceAPI, run_id: uuid.UUID, status: s.RunStatus, error: str | None) -> s.RunRead:

@@ -131,7 +131,7 @@ class StepRunner:
         spec = job.spec
         ctx = StepContext(
             run_id=job.run.id, run_name=job.run.name, pipeline_name=job.pipeline_name, step_name=spec.step_name,
-            invocation_id=spec.invocation_id, step_run_id=step_run.id,
+            invocation_id=spec.invocation_id, step_run_id=step_run.id, api=self.api,
         )
         token = set_step_context(ctx)
         capture = _capture(self.logs, job.run.id, str(step_run.id))

@@ -24,7 +24,7 @@ def _run_in_worker(step_job: StepJob) -> StepRunRead:
     assert job is not None, "worker started without a job"
     from runyard.client.workspace_api import WorkspaceAPI
 
-    api = WorkspaceAPI(job.api.transport.for_new_process())
+    api = WorkspaceAPI(job.api.transport.for_new_process(), job.api.project)
     return StepRunner(api, job.store, logs=job.logs).run(step_job, job.steps[step_job.spec.invocation_id])
 
 

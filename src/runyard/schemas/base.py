@@ -15,6 +15,11 @@ SCHEMA_VERSION = 1
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 
+#: The project of everything created without naming one (and of everything from before projects existed).
+DEFAULT_PROJECT = "default"
+#: Project names, as the control plane allows them (lowercase slug).
+PROJECT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
 T = TypeVar("T")
 
 JSONDict = dict[str, Any]

@@ -24,6 +24,8 @@ class StepContext:
     #: Metadata logged during the step, sent with the step's final report (one request, not one per call).
     pending_step_metadata: dict[str, Any] = field(default_factory=dict)
     pending_output_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The client the step's runner writes with (the run's workload token on a server with logins).
+    api: Any = field(default=None, repr=False, compare=False)
 
 
 def get_step_context() -> StepContext:
@@ -99,12 +101,16 @@ def log_metadata(
     elif on_run:
         from runyard.schemas import MetadataCreate, ResourceType
 
-        _api().add_metadata(MetadataCreate(resource_type=ResourceType.RUN, resource_id=ctx.run_id, values=metadata))
+        _api(ctx).add_metadata(MetadataCreate(resource_type=ResourceType.RUN, resource_id=ctx.run_id, values=metadata))
     else:
         ctx.pending_step_metadata.update(metadata)
 
 
-def _api() -> Any:
+def _api(ctx: StepContext | None = None) -> Any:
+    """The step runner's client for the step's own run (it writes with the run's workload token where the
+    server has logins); the caller's own client for anything named by id."""
+    if ctx is not None and ctx.api is not None:
+        return ctx.api
     from runyard.client.connection import workspace_api
 
     return workspace_api()

@@ -172,7 +172,8 @@ def workload_token(actor: CurrentActor, cp: ControlPlaneDep, body: WorkloadToken
     with cp.db.session(write=True) as session:
         creator = tokens.subject_of(session, subject_type=actor.subject_type, subject_id=actor.id)
         access, ttl = tokens.issue_workload(session, keyring=cp.keyring, settings=cp.token_settings, creator=creator,
-                                           audience=body.audience, run_id=body.run_id, actor=actor)
+                                           audience=body.audience, run_id=body.run_id, actor=actor,
+                                           project=body.project)
     return _tokens(access, ttl)
 
 

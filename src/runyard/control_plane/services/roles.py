@@ -120,6 +120,10 @@ class Scoped:
     projects: dict[str, frozenset[str]] = field(default_factory=dict)
     roles: frozenset[str] = frozenset()
 
+    def in_project(self, project: str) -> frozenset[str]:
+        """What the subject may do in one project: its workspace-wide grants and that project's."""
+        return self.workspace | self.projects.get(project, frozenset())
+
 
 def _subjects(session: Session, *, subject_type: str, subject_id: uuid.UUID) -> list[tuple[str, uuid.UUID]]:
     subjects = [(subject_type, subject_id)]

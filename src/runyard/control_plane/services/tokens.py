@@ -87,7 +87,7 @@ def scoped_permissions(session: Session, *, subject: Subject, audience: str) -> 
 
 def issue(session: Session, *, keyring: KeyRing, settings: TokenSettings, subject: Subject, audience: str | None,
           session_id: uuid.UUID | None = None, api_key: ApiKeyRow | None = None, run_id: uuid.UUID | None = None,
-          not_after: datetime | None = None) -> tuple[str, int]:
+          not_after: datetime | None = None, project: str | None = None) -> tuple[str, int]:
     """Signs an access token for ``audience`` (``None``: the control plane); returns it and its lifetime."""
     now = utcnow()
     exp = now + (settings.workload_ttl if run_id else settings.access_ttl)
@@ -105,11 +105,14 @@ def issue(session: Session, *, keyring: KeyRing, settings: TokenSettings, subjec
     else:
         workspace, scoped = scoped_permissions(session, subject=subject, audience=audience)
         perms = scoped.workspace
+        projects = {k: sorted(v) for k, v in scoped.projects.items()}
         if run_id is not None:  # a workload may do its run's work and no more than its creator
-            perms = frozenset(p for p in WORKLOAD_PERMISSIONS if allows(scoped.workspace, p))
             claims["run"] = str(run_id)
-        claims.update(aud=audience, org=str(workspace.org_id), perms=sorted(perms),
-                      proj={k: sorted(v) for k, v in scoped.projects.items()} if run_id is None else {},
+            if project is None:
+                perms, projects = _workload(scoped.workspace), {}
+            else:  # in its run's project only, whatever else the creator may do
+                perms, projects = frozenset(), {project: sorted(_workload(scoped.in_project(project)))}
+        claims.update(aud=audience, org=str(workspace.org_id), perms=sorted(perms), proj=projects,
                       roles=sorted(scoped.roles))
     if session_id is not None:
         claims["sid"] = str(session_id)
@@ -138,16 +141,23 @@ def issue_for_key(session: Session, *, keyring: KeyRing, settings: TokenSettings
     return token
 
 
+def _workload(held: frozenset[str]) -> frozenset[str]:
+    return frozenset(p for p in WORKLOAD_PERMISSIONS if allows(held, p))
+
+
 def issue_workload(session: Session, *, keyring: KeyRing, settings: TokenSettings, creator: Subject,
-                   audience: str, run_id: uuid.UUID, actor: Actor) -> tuple[str, int]:
-    """A token that may write only run ``run_id`` in one workspace; the creator needs ``runs:create`` there."""
+                   audience: str, run_id: uuid.UUID, actor: Actor, project: str | None = None) -> tuple[str, int]:
+    """A token that may write only run ``run_id`` in one workspace (and, given ``project``, act only in that
+    project); the creator needs ``runs:create`` there."""
     workspace, scoped = scoped_permissions(session, subject=creator, audience=audience)
-    if not allows(scoped.workspace, "runs:create"):
-        raise PermissionDenied("You may not start runs in this workspace.")
+    held = scoped.workspace if project is None else scoped.in_project(project)
+    if not allows(held, "runs:create"):
+        where = "this workspace" if project is None else f"project {project!r}"
+        raise PermissionDenied(f"You may not start runs in {where}.")
     row, _ = sessions.start_session(session, subject_type=creator.kind, subject_id=creator.id, method="workload",
                                     actor=actor, ttl=settings.workload_ttl, refreshable=False,
                                     org_id=workspace.org_id)
     audit.record(session, action="token.workload", actor=actor, org_id=workspace.org_id, target=f"run:{run_id}",
-                 workspace=audience)
+                 workspace=audience, details={"project": project} if project else None)
     return issue(session, keyring=keyring, settings=settings, subject=creator, audience=audience, session_id=row.id,
-                 run_id=run_id)
+                 run_id=run_id, project=project)

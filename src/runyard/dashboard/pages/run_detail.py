@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from runyard.dashboard.source import StepSource, step_source
 from runyard.dashboard.web import CanReadRuns, page_router, parse_id, render
 from runyard.exceptions import NotFound
+from runyard.schemas.base import DEFAULT_PROJECT
 from runyard.schemas.runs import RunRead
 from runyard.schemas.steps import StepRunRead
 from runyard.workspace.api.deps import ReadSession
@@ -171,7 +172,7 @@ def _stack_name(session: Session, stack_id: uuid.UUID | None) -> str | None:
     if stack_id is None:
         return None
     try:
-        return stacks_service.stack_row(session, str(stack_id)).name
+        return stacks_service.stack_row(session, str(stack_id), DEFAULT_PROJECT).name
     except NotFound:
         return None
 

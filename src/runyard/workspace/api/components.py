@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from runyard.schemas.stacks import ComponentCreate, ComponentRead, ComponentUpdate
-from runyard.workspace.api.deps import Authorize, Principal, ReadSession, WriteSession
+from runyard.workspace.api.deps import Authorize, Principal, Project, ReadSession, WriteSession
 from runyard.workspace.api.errors import ERROR_RESPONSES
 from runyard.workspace.services import stacks as service
 
@@ -20,32 +20,43 @@ NameOrId = Annotated[str, Path(min_length=1, max_length=250)]
 
 
 @router.post("/components", operation_id="components-create", status_code=201)
-def create_component(principal: CanWrite, session: WriteSession, component: ComponentCreate) -> ComponentRead:
-    return service.create_component(session, component=component)
+def create_component(
+    principal: CanWrite, project: Project, session: WriteSession, component: ComponentCreate
+) -> ComponentRead:
+    return service.create_component(session, project=project, component=component)
 
 
 @router.get("/components/{type}/{name_or_id}", operation_id="components-get")
-def get_component(principal: CanRead, session: ReadSession, type: ComponentType, name_or_id: NameOrId) -> ComponentRead:
-    return service.get_component(session, type=type, name_or_id=name_or_id)
+def get_component(
+    principal: CanRead, project: Project, session: ReadSession, type: ComponentType, name_or_id: NameOrId
+) -> ComponentRead:
+    return service.get_component(session, project=project, type=type, name_or_id=name_or_id)
 
 
 @router.get("/components", operation_id="components-list")
 def list_components(
     principal: CanRead,
+    project: Project,
     session: ReadSession,
     type: Annotated[str | None, Query(pattern=r"^[a-z_]{1,50}$")] = None,
 ) -> list[ComponentRead]:
-    return service.list_components(session, type=type)
+    return service.list_components(session, project=project, type=type)
 
 
 @router.patch("/components/{type}/{name_or_id}", operation_id="components-update")
 def update_component(
-    principal: CanWrite, session: WriteSession, type: ComponentType, name_or_id: NameOrId, update: ComponentUpdate
+    principal: CanWrite,
+    project: Project,
+    session: WriteSession,
+    type: ComponentType,
+    name_or_id: NameOrId,
+    update: ComponentUpdate,
 ) -> ComponentRead:
-    return service.update_component(session, type=type, name_or_id=name_or_id, update=update)
+    return service.update_component(session, project=project, type=type, name_or_id=name_or_id, update=update)
 
 
 @router.delete("/components/{type}/{name_or_id}", operation_id="components-delete", status_code=204)
-def delete_component(principal: CanWrite, session: WriteSession, type: ComponentType, name_or_id: NameOrId) -> None:
-    service.delete_component(session, type=type, name_or_id=name_or_id)
-
+def delete_component(
+    principal: CanWrite, project: Project, session: WriteSession, type: ComponentType, name_or_id: NameOrId
+) -> None:
+    service.delete_component(session, project=project, type=type, name_or_id=name_or_id)

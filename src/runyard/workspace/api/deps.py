@@ -7,6 +7,9 @@
   it (``runyard.control_plane.guard.install_auth``), the caller named by a control-plane token or API key.
 - ``Authorize("runs:write")``: the permission check each route declares. Keeping it in every route now
   means adding auth later cannot forget one (a test asserts each API route has it).
+- ``Project``: the project a request works in (``X-Runyard-Project``, else ``default``). ``Authorize``
+  checks the permission at that project's scope, and the route hands it to its service, which only ever
+  sees that project's rows.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import PermissionDenied
+from runyard.schemas.base import DEFAULT_PROJECT, PROJECT_PATTERN
 from runyard.workspace.db.engine import Database, get_database
 
 
@@ -78,7 +82,8 @@ class Principal:
     kind: Literal["local", "user", "service_account", "workload"]
     permissions: frozenset[str] = field(default_factory=frozenset)
 
-    def can(self, permission: str) -> bool:
+    def can(self, permission: str, project: str | None = None) -> bool:
+        """Whether the caller holds ``permission`` workspace-wide (a token may add grants per ``project``)."""
         resource = permission.split(":", 1)[0]
         return bool({"*", f"{resource}:*", permission} & self.permissions)
 
@@ -92,7 +97,9 @@ class Authenticator(Protocol):
 
     def principal(self, request: Request) -> Principal: ...
 
-    async def authorize(self, request: Request, principal: Principal, permission: str) -> Principal: ...
+    async def authorize(
+        self, request: Request, principal: Principal, permission: str, project: str | None
+    ) -> Principal: ...
 
 
 def current_principal(request: Request) -> Principal:
@@ -106,18 +113,43 @@ def current_principal(request: Request) -> Principal:
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
+#: The request header naming the project; the SDK sends it (``RUNYARD_PROJECT``, ``Client(project=...)``).
+PROJECT_HEADER = "X-Runyard-Project"
+
+
+def request_project(
+    project: Annotated[
+        str | None,
+        Header(alias=PROJECT_HEADER, pattern=PROJECT_PATTERN, description="The project; default: `default`."),
+    ] = None,
+) -> str:
+    """The project this request works in; FastAPI resolves it once per request, for ``Authorize`` and route."""
+    return project or DEFAULT_PROJECT
+
+
+Project = Annotated[str, Depends(request_project)]
+
 
 class Authorize:
-    """A permission check a route declares: ``Depends(Authorize("runs:write"))``."""
+    """A permission check a route declares: ``Depends(Authorize("runs:write"))``.
 
-    def __init__(self, permission: str) -> None:
+    The permission is checked at the scope of the request's project; ``project`` pins one instead (the
+    dashboard's pages show the default project, whatever header a request carries). ``workspace_wide``
+    is for resources that belong to the whole workspace (secrets): a grant on one project does not reach
+    them, only a workspace-wide one.
+    """
+
+    def __init__(self, permission: str, *, project: str | None = None, workspace_wide: bool = False) -> None:
         self.permission = permission
+        self.project = project
+        self.workspace_wide = workspace_wide
 
-    async def __call__(self, request: Request, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, request: Request, principal: CurrentPrincipal, project: Project) -> Principal:
+        scope: str | None = None if self.workspace_wide else (self.project or project)
         authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
         if authenticator is not None:  # refines write into create/update/delete, audits refusals
-            return await authenticator.authorize(request, principal, self.permission)
-        if not principal.can(self.permission):
+            return await authenticator.authorize(request, principal, self.permission, scope)
+        if not principal.can(self.permission, scope):
             raise PermissionDenied(
                 f"{principal.name} may not {self.permission.replace(':', ' ')}.",
                 hint=f"Ask an admin for the '{self.permission}' permission.",

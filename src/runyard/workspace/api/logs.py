@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from runyard.schemas.logs import LEVEL_PATTERN, LogAppend, LogPage, LogQuery, LogStreamRead
-from runyard.workspace.api.deps import Authorize, DatabaseDep, Principal, ReadSession, WriteSession
+from runyard.workspace.api.deps import Authorize, DatabaseDep, Principal, Project, ReadSession, WriteSession
 from runyard.workspace.api.errors import ERROR_RESPONSES
 from runyard.workspace.services import logs as service
 from runyard.workspace.services import runs as run_service
@@ -25,17 +25,19 @@ CanRead = Annotated[Principal, Depends(Authorize("runs:read"))]
 
 @router.get("/runs/{run_id}/logs", operation_id="logs-read")
 def read_logs(
-    principal: CanRead, session: ReadSession, run_id: uuid.UUID, query: Annotated[LogQuery, Query()]
+    principal: CanRead, project: Project, session: ReadSession, run_id: uuid.UUID, query: Annotated[LogQuery, Query()]
 ) -> LogPage:
-    return service.read_logs(session, run_id=run_id, query=query)
+    return service.read_logs(session, project=project, run_id=run_id, query=query)
 
 
 CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
 
 
 @router.post("/runs/{run_id}/logs", operation_id="logs-append")
-def append_logs(principal: CanWrite, session: WriteSession, run_id: uuid.UUID, batch: LogAppend) -> LogStreamRead:
-    return service.append_logs(session, run_id=run_id, batch=batch)
+def append_logs(
+    principal: CanWrite, project: Project, session: WriteSession, run_id: uuid.UUID, batch: LogAppend
+) -> LogStreamRead:
+    return service.append_logs(session, project=project, run_id=run_id, batch=batch)
 
 
 @router.get(
@@ -46,6 +48,7 @@ def append_logs(principal: CanWrite, session: WriteSession, run_id: uuid.UUID, b
 )
 def stream_logs(
     principal: CanRead,
+    project: Project,
     db: DatabaseDep,
     run_id: uuid.UUID,
     step: Annotated[str | None, Query(max_length=250, description="One step; omit for the whole run.")] = None,
@@ -57,9 +60,9 @@ def stream_logs(
     tell where it stopped. The stream ends with an ``end`` event.
     """
     with db.session(write=False) as session:
-        run_service.get_run(session, run_id=run_id)  # 404 before the stream starts
+        run_service.get_run(session, project=project, run_id=run_id)  # 404 before the stream starts
     return StreamingResponse(
-        service.follow_events(db, run_id=run_id, step=step, level=level),
+        service.follow_events(db, run_id=run_id, step=step, level=level, project=project),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

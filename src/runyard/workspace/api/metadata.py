@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from runyard.schemas.metadata import MetadataCreate
-from runyard.workspace.api.deps import Authorize, Principal, WriteSession
+from runyard.workspace.api.deps import Authorize, Principal, Project, WriteSession
 from runyard.workspace.api.errors import ERROR_RESPONSES
 from runyard.workspace.services import metadata as service
 
@@ -18,5 +18,5 @@ CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
 
 
 @router.post("/metadata", operation_id="metadata-create", status_code=204)
-def add_metadata(principal: CanWrite, session: WriteSession, metadata: MetadataCreate) -> None:
-    service.add_metadata(session, metadata=metadata)
+def add_metadata(principal: CanWrite, project: Project, session: WriteSession, metadata: MetadataCreate) -> None:
+    service.add_metadata(session, project=project, metadata=metadata)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from runyard.exceptions import PermissionDenied
 from runyard.schemas.base import Page
 from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
-from runyard.workspace.api.deps import Authorize, Principal, ReadSession, WriteSession
+from runyard.workspace.api.deps import Authorize, Principal, Project, ReadSession, WriteSession
 from runyard.workspace.api.errors import ERROR_RESPONSES
 from runyard.workspace.services import runs as service
 
@@ -28,23 +28,27 @@ CanUpdate = Annotated[Principal, Depends(Authorize("runs:update"))]
 
 
 @router.post("/runs", operation_id="runs-create", status_code=201)
-def create_run(principal: CanWrite, session: WriteSession, run: RunCreate) -> RunRead:
-    return service.create_run(session, run=run)
+def create_run(principal: CanWrite, project: Project, session: WriteSession, run: RunCreate) -> RunRead:
+    return service.create_run(session, project=project, run=run)
 
 
 @router.get("/runs/{run_id}", operation_id="runs-get")
-def get_run(principal: CanRead, session: ReadSession, run_id: uuid.UUID) -> RunRead:
-    return service.get_run(session, run_id=run_id)
+def get_run(principal: CanRead, project: Project, session: ReadSession, run_id: uuid.UUID) -> RunRead:
+    return service.get_run(session, project=project, run_id=run_id)
 
 
 @router.get("/runs", operation_id="runs-list")
-def list_runs(principal: CanRead, session: ReadSession, filter: Annotated[RunFilter, Query()]) -> Page[RunRead]:
-    return service.list_runs(session, filter=filter)
+def list_runs(
+    principal: CanRead, project: Project, session: ReadSession, filter: Annotated[RunFilter, Query()]
+) -> Page[RunRead]:
+    return service.list_runs(session, project=project, filter=filter)
 
 
 @router.patch("/runs/{run_id}", operation_id="runs-update")
-def update_run(principal: CanWrite, session: WriteSession, run_id: uuid.UUID, update: RunUpdate) -> RunRead:
-    return service.update_run(session, run_id=run_id, update=update)
+def update_run(
+    principal: CanWrite, project: Project, session: WriteSession, run_id: uuid.UUID, update: RunUpdate
+) -> RunRead:
+    return service.update_run(session, project=project, run_id=run_id, update=update)
 
 
 def not_cross_site(request: Request) -> None:
@@ -60,10 +64,10 @@ def not_cross_site(request: Request) -> None:
 
 
 @router.post("/runs/{run_id}/cancel", operation_id="runs-cancel", dependencies=[Depends(not_cross_site)])
-def cancel_run(principal: CanUpdate, session: WriteSession, run_id: uuid.UUID) -> RunRead:
-    return service.cancel_run(session, run_id=run_id)
+def cancel_run(principal: CanUpdate, project: Project, session: WriteSession, run_id: uuid.UUID) -> RunRead:
+    return service.cancel_run(session, project=project, run_id=run_id)
 
 
 @router.delete("/runs/{run_id}", operation_id="runs-delete", status_code=204)
-def delete_run(principal: CanWrite, session: WriteSession, run_id: uuid.UUID) -> None:
-    service.delete_run(session, run_id=run_id)
+def delete_run(principal: CanWrite, project: Project, session: WriteSession, run_id: uuid.UUID) -> None:
+    service.delete_run(session, project=project, run_id=run_id)

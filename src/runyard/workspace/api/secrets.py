@@ -13,9 +13,9 @@ from runyard.workspace.services import secrets as service
 
 router = APIRouter(tags=["secrets"], responses=ERROR_RESPONSES)
 
-CanRead = Annotated[Principal, Depends(Authorize("secrets:read"))]
-CanReadValues = Annotated[Principal, Depends(Authorize("secrets:read_secret_values"))]
-CanWrite = Annotated[Principal, Depends(Authorize("secrets:write"))]
+CanRead = Annotated[Principal, Depends(Authorize("secrets:read", workspace_wide=True))]
+CanReadValues = Annotated[Principal, Depends(Authorize("secrets:read_secret_values", workspace_wide=True))]
+CanWrite = Annotated[Principal, Depends(Authorize("secrets:write", workspace_wide=True))]
 NameOrId = Annotated[str, Path(min_length=1, max_length=200)]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from runyard.schemas.pipelines import SnapshotCreate, SnapshotRead
-from runyard.workspace.api.deps import Authorize, Principal, ReadSession, WriteSession
+from runyard.workspace.api.deps import Authorize, Principal, Project, ReadSession, WriteSession
 from runyard.workspace.api.errors import ERROR_RESPONSES
 from runyard.workspace.services import pipelines as service
 
@@ -20,10 +20,12 @@ CanWrite = Annotated[Principal, Depends(Authorize("pipelines:write"))]
 
 
 @router.post("/snapshots", operation_id="snapshots-create", status_code=201)
-def create_snapshot(principal: CanWrite, session: WriteSession, snapshot: SnapshotCreate) -> SnapshotRead:
-    return service.create_snapshot(session, snapshot=snapshot)
+def create_snapshot(
+    principal: CanWrite, project: Project, session: WriteSession, snapshot: SnapshotCreate
+) -> SnapshotRead:
+    return service.create_snapshot(session, project=project, snapshot=snapshot)
 
 
 @router.get("/snapshots/{snapshot_id}", operation_id="snapshots-get")
-def get_snapshot(principal: CanRead, session: ReadSession, snapshot_id: uuid.UUID) -> SnapshotRead:
-    return service.get_snapshot(session, snapshot_id=snapshot_id)
+def get_snapshot(principal: CanRead, project: Project, session: ReadSession, snapshot_id: uuid.UUID) -> SnapshotRead:
+    return service.get_snapshot(session, project=project, snapshot_id=snapshot_id)

@@ -16,7 +16,7 @@ from runyard.schemas.steps import (
     StepRunRead,
     StepRunUpdate,
 )
-from runyard.workspace.api.deps import Authorize, Principal, ReadSession, WriteSession
+from runyard.workspace.api.deps import Authorize, Principal, Project, ReadSession, WriteSession
 from runyard.workspace.api.errors import ERROR_RESPONSES
 from runyard.workspace.services import steps as service
 
@@ -28,31 +28,31 @@ CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
 
 
 @router.post("/steps", operation_id="steps-create", status_code=201)
-def create_step_run(principal: CanWrite, session: WriteSession, step: StepRunCreate) -> StepRunRead:
-    return service.create_step_run(session, step=step)
+def create_step_run(principal: CanWrite, project: Project, session: WriteSession, step: StepRunCreate) -> StepRunRead:
+    return service.create_step_run(session, project=project, step=step)
 
 
 # a POST because the lookup carries a body, but it only reads; ``{step_run_id:uuid}`` below keeps
 # "cache-lookup" from matching the step routes (a PATCH here is a 405, not a malformed id)
 @router.post("/steps/cache-lookup", operation_id="steps-cache_lookup")
-def lookup_cache(principal: CanRead, session: ReadSession, lookup: CacheLookup) -> CacheLookupResult:
-    return service.lookup_cache(session, lookup=lookup)
+def lookup_cache(principal: CanRead, project: Project, session: ReadSession, lookup: CacheLookup) -> CacheLookupResult:
+    return service.lookup_cache(session, project=project, lookup=lookup)
 
 
 @router.get("/steps/{step_run_id:uuid}", operation_id="steps-get")
-def get_step_run(principal: CanRead, session: ReadSession, step_run_id: uuid.UUID) -> StepRunRead:
-    return service.get_step_run(session, step_run_id=step_run_id)
+def get_step_run(principal: CanRead, project: Project, session: ReadSession, step_run_id: uuid.UUID) -> StepRunRead:
+    return service.get_step_run(session, project=project, step_run_id=step_run_id)
 
 
 @router.get("/steps", operation_id="steps-list")
 def list_step_runs(
-    principal: CanRead, session: ReadSession, filter: Annotated[StepRunFilter, Query()]
+    principal: CanRead, project: Project, session: ReadSession, filter: Annotated[StepRunFilter, Query()]
 ) -> Page[StepRunRead]:
-    return service.list_step_runs(session, filter=filter)
+    return service.list_step_runs(session, project=project, filter=filter)
 
 
 @router.patch("/steps/{step_run_id:uuid}", operation_id="steps-update")
 def update_step_run(
-    principal: CanWrite, session: WriteSession, step_run_id: uuid.UUID, update: StepRunUpdate
+    principal: CanWrite, project: Project, session: WriteSession, step_run_id: uuid.UUID, update: StepRunUpdate
 ) -> StepRunRead:
-    return service.update_step_run(session, step_run_id=step_run_id, update=update)
+    return service.update_step_run(session, project=project, step_run_id=step_run_id, update=update)

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from runyard.workspace.db.schema import SchemaManager
 
 #: The newest migration in ``workspace/migrations/versions``; a test keeps the two in step.
-HEAD_REVISION = "0005_secrets"
+HEAD_REVISION = "0006_projects"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_log_lines",
     "0003_artifact_size_bigint",
     "0004_runs_pipeline_status_index",
     "0005_secrets",
+    "0006_projects",
 )
 
 _MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"

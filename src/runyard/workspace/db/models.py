@@ -14,6 +14,7 @@ from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import LargeBinary
 
+from runyard.schemas.base import DEFAULT_PROJECT
 from runyard.workspace.db.types import UTCDateTime, utcnow
 
 
@@ -29,18 +30,27 @@ def _created() -> Mapped[datetime]:
     return mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
+def _project() -> Mapped[str]:
+    """The project (a control-plane project name) a row belongs to; every query of a request filters on it."""
+    return mapped_column(String(64), nullable=False, default=DEFAULT_PROJECT, server_default=DEFAULT_PROJECT)
+
+
 class PipelineRow(Base):
     __tablename__ = "pipelines"
     id: Mapped[uuid.UUID] = _id()
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    project: Mapped[str] = _project()
+    name: Mapped[str] = mapped_column(String(200))
     docstring: Mapped[str | None] = mapped_column(Text)
     created: Mapped[datetime] = _created()
     updated: Mapped[datetime] = _created()
+
+    __table_args__ = (UniqueConstraint("project", "name", name="uq_pipelines_project_name"),)
 
 
 class SnapshotRow(Base):
     __tablename__ = "snapshots"
     id: Mapped[uuid.UUID] = _id()
+    project: Mapped[str] = _project()
     pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"), index=True)
     stack_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stacks.id", ondelete="SET NULL"))
     spec: Mapped[dict[str, Any]]
@@ -53,6 +63,7 @@ class SnapshotRow(Base):
 class RunRow(Base):
     __tablename__ = "runs"
     id: Mapped[uuid.UUID] = _id()
+    project: Mapped[str] = _project()
     name: Mapped[str] = mapped_column(String(250))
     pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
     snapshot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"))
@@ -75,7 +86,7 @@ class RunRow(Base):
     )
 
     __table_args__ = (
-        Index("ix_runs_created_id", "created", "id"),
+        Index("ix_runs_project_created", "project", "created", "id"),
         Index("ix_runs_pipeline_created", "pipeline_id", "created", "id"),
         Index("ix_runs_status_created", "status", "created", "id"),
         Index("ix_runs_pipeline_status_created", "pipeline_id", "status", "created", "id"),
@@ -91,6 +102,8 @@ class RunTagRow(Base):
 class StepRunRow(Base):
     __tablename__ = "step_runs"
     id: Mapped[uuid.UUID] = _id()
+    #: The run's project, copied so that reads and reports of a step check it without a join.
+    project: Mapped[str] = _project()
     run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
     invocation_id: Mapped[str] = mapped_column(String(250))
@@ -119,9 +132,12 @@ class StepRunRow(Base):
 class ArtifactRow(Base):
     __tablename__ = "artifacts"
     id: Mapped[uuid.UUID] = _id()
-    name: Mapped[str] = mapped_column(String(250), unique=True)
+    project: Mapped[str] = _project()
+    name: Mapped[str] = mapped_column(String(250))
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = _created()
+
+    __table_args__ = (UniqueConstraint("project", "name", name="uq_artifacts_project_name"),)
 
 
 class ArtifactVersionRow(Base):
@@ -179,20 +195,24 @@ class MetadataRow(Base):
 class ComponentRow(Base):
     __tablename__ = "components"
     id: Mapped[uuid.UUID] = _id()
+    project: Mapped[str] = _project()
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(50))
     flavor: Mapped[str] = mapped_column(String(50))
     config: Mapped[dict[str, Any]]
     created: Mapped[datetime] = _created()
 
-    __table_args__ = (UniqueConstraint("type", "name", name="uq_components_type_name"),)
+    __table_args__ = (UniqueConstraint("project", "type", "name", name="uq_components_project_type_name"),)
 
 
 class StackRow(Base):
     __tablename__ = "stacks"
     id: Mapped[uuid.UUID] = _id()
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    project: Mapped[str] = _project()
+    name: Mapped[str] = mapped_column(String(200))
     created: Mapped[datetime] = _created()
+
+    __table_args__ = (UniqueConstraint("project", "name", name="uq_stacks_project_name"),)
 
     members: Mapped[list[StackComponentRow]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 

@@ -83,9 +83,19 @@ class SchemaManager:
 
         cfg = self.alembic_config()
         with db.write_engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-            conn.commit()
+            raw = conn.connection.dbapi_connection if db.is_sqlite else None
+            if raw is not None:  # before any BEGIN: SQLite ignores this pragma inside a transaction
+                # a batch migration rebuilds a table (copy, DROP, rename); with foreign keys on, the DROP
+                # would first delete the table's rows and cascade into every child table
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                conn.commit()
+            finally:
+                if raw is not None:
+                    conn.rollback()
+                    raw.execute("PRAGMA foreign_keys=ON")  # pooled connections keep their pragmas
 
     def alembic_config(self) -> Config:
         from alembic.config import Config

@@ -1,4 +1,7 @@
-"""Artifacts and their versions: numbering per name, reads, lineage (producer and consumers)."""
+"""Artifacts and their versions: numbering per name, reads, lineage (producer and consumers).
+
+An artifact's name is unique within its project; its versions belong to the same project.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from runyard.schemas.artifacts import (
     LineageEdge,
     LineageRead,
 )
-from runyard.schemas.base import Page, PageRequest
+from runyard.schemas.base import DEFAULT_PROJECT, Page, PageRequest
 from runyard.workspace.db import tables as t
 from runyard.workspace.db.models import ArtifactRow, ArtifactVersionRow, StepRunArtifactRow, StepRunRow
 from runyard.workspace.db.types import utcnow
@@ -27,13 +30,13 @@ from runyard.workspace.services.pagination import apply_keyset, split_page
 _av = t.artifact_versions.c
 _LOCK_ARTIFACT = (
     select(t.artifacts.c.id, t.artifacts.c.latest_version)
-    .where(t.artifacts.c.name == bindparam("aname"))
+    .where(t.artifacts.c.project == bindparam("aproject"), t.artifacts.c.name == bindparam("aname"))
     .with_for_update()
 )
 _BUMP_VERSION = update(t.artifacts).where(t.artifacts.c.id == bindparam("aid"))
 _BUMP_RETURNING = (
     update(t.artifacts)
-    .where(t.artifacts.c.name == bindparam("aname"))
+    .where(t.artifacts.c.project == bindparam("aproject"), t.artifacts.c.name == bindparam("aname"))
     .values(latest_version=t.artifacts.c.latest_version + 1)
     .returning(t.artifacts.c.id, t.artifacts.c.latest_version)
 )
@@ -41,17 +44,20 @@ _INSERT_VERSION = insert(t.artifact_versions)
 
 
 def register_version(
-    session: Session, *, version: ArtifactVersionCreate, producer_step_run_id: uuid.UUID | None
+    session: Session, *, version: ArtifactVersionCreate, producer_step_run_id: uuid.UUID | None, project: str
 ) -> uuid.UUID:
     """Next version number of the artifact's name, under a row lock so concurrent writers never collide."""
     conn = session.connection()
     returning = conn.dialect.name in ("sqlite", "postgresql")
-    row = conn.execute(_BUMP_RETURNING if returning else _LOCK_ARTIFACT, {"aname": version.name}).first()
+    key = {"aname": version.name, "aproject": project}
+    row = conn.execute(_BUMP_RETURNING if returning else _LOCK_ARTIFACT, key).first()
     if row is None:
         t.insert_ignoring_duplicates(
-            session, t.artifacts, {"id": uuid.uuid4(), "name": version.name, "latest_version": 0, "created": utcnow()}
+            session,
+            t.artifacts,
+            {"id": uuid.uuid4(), "project": project, "name": version.name, "latest_version": 0, "created": utcnow()},
         )
-        row = conn.execute(_BUMP_RETURNING if returning else _LOCK_ARTIFACT, {"aname": version.name}).one()
+        row = conn.execute(_BUMP_RETURNING if returning else _LOCK_ARTIFACT, key).one()
     if returning:  # one statement both locks the row and takes the next number
         number = row.latest_version
     else:
@@ -78,21 +84,29 @@ def register_version(
     return version_id
 
 
-def version_row(session: Session, version_id: uuid.UUID) -> ArtifactVersionRow:
+def version_row(session: Session, version_id: uuid.UUID, project: str) -> ArtifactVersionRow:
     row = session.get(ArtifactVersionRow, version_id)
-    if row is None:
+    if row is None or row.artifact.project != project:
         raise NotFound(f"No artifact version with id {version_id}.")
     return row
 
 
-def get_artifact_version(session: Session, *, name_or_id: str, version: int | None = None) -> ArtifactVersionRead:
+def get_artifact_version(
+    session: Session, *, name_or_id: str, version: int | None = None, project: str = DEFAULT_PROJECT
+) -> ArtifactVersionRead:
     row: ArtifactVersionRow | None = None
     try:
         row = session.get(ArtifactVersionRow, uuid.UUID(name_or_id))
     except ValueError:
         pass
+    if row is not None and row.artifact.project != project:
+        row = None
     if row is None:
-        stmt = select(ArtifactVersionRow).join(ArtifactRow).where(ArtifactRow.name == name_or_id)
+        stmt = (
+            select(ArtifactVersionRow)
+            .join(ArtifactRow)
+            .where(ArtifactRow.project == project, ArtifactRow.name == name_or_id)
+        )
         if version is None:
             stmt = stmt.order_by(ArtifactVersionRow.version.desc()).limit(1)
         else:
@@ -104,9 +118,9 @@ def get_artifact_version(session: Session, *, name_or_id: str, version: int | No
     return to_read(session, row)
 
 
-def list_artifacts(session: Session, *, page: PageRequest) -> Page[ArtifactRead]:
+def list_artifacts(session: Session, *, page: PageRequest, project: str = DEFAULT_PROJECT) -> Page[ArtifactRead]:
     stmt = apply_keyset(
-        select(ArtifactRow),
+        select(ArtifactRow).where(ArtifactRow.project == project),
         created_col=ArtifactRow.created,
         id_col=ArtifactRow.id,
         cursor=page.cursor,
@@ -116,8 +130,10 @@ def list_artifacts(session: Session, *, page: PageRequest) -> Page[ArtifactRead]
     return Page[ArtifactRead](items=[ArtifactRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 
-def list_artifact_versions(session: Session, *, filter: ArtifactVersionFilter) -> Page[ArtifactVersionRead]:
-    stmt = select(ArtifactVersionRow).join(ArtifactRow)
+def list_artifact_versions(
+    session: Session, *, filter: ArtifactVersionFilter, project: str = DEFAULT_PROJECT
+) -> Page[ArtifactVersionRead]:
+    stmt = select(ArtifactVersionRow).join(ArtifactRow).where(ArtifactRow.project == project)
     if filter.name is not None:
         stmt = stmt.where(ArtifactRow.name == filter.name)
     if filter.name_contains:
@@ -137,14 +153,14 @@ def list_artifact_versions(session: Session, *, filter: ArtifactVersionFilter) -
     return Page[ArtifactVersionRead](items=to_reads(session, rows), next_cursor=cursor)
 
 
-def get_lineage(session: Session, *, version_id: uuid.UUID) -> LineageRead:
-    row = version_row(session, version_id)
+def get_lineage(session: Session, *, version_id: uuid.UUID, project: str = DEFAULT_PROJECT) -> LineageRead:
+    row = version_row(session, version_id, project)
     edges = session.execute(
         select(
             StepRunArtifactRow.kind, StepRunArtifactRow.name, StepRunRow.id, StepRunRow.run_id, StepRunRow.invocation_id
         )
         .join(StepRunRow, StepRunRow.id == StepRunArtifactRow.step_run_id)
-        .where(StepRunArtifactRow.artifact_version_id == version_id)
+        .where(StepRunArtifactRow.artifact_version_id == version_id, StepRunRow.project == project)
         .order_by(StepRunRow.created)
     ).all()
     producer: LineageEdge | None = None

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from runyard.exceptions import NotFound
 from runyard.schemas.artifacts import ArtifactVersionRead
+from runyard.schemas.base import DEFAULT_PROJECT
 from runyard.schemas.runs import RunRead
 from runyard.schemas.stacks import ComponentRead
 from runyard.schemas.status import RunStatus, StepStatus
@@ -100,7 +101,7 @@ def _newest_with_status(session: Session, statuses: list[str], limit: int) -> li
     branches = [
         select(
             select(_r.id, _r.created)
-            .where(_r.status == status)
+            .where(_r.status == status, _r.project == DEFAULT_PROJECT)
             .order_by(_r.created.desc(), _r.id.desc())
             .limit(limit)
             .subquery()
@@ -160,7 +161,9 @@ def run_statuses(session: Session, *, run_ids: list[uuid.UUID]) -> dict[uuid.UUI
     ids = run_ids[:MAX_STATUS_IDS]
     if not ids:
         return {}
-    rows = session.execute(select(_r.id, _r.status, _r.started, _r.ended).where(_r.id.in_(ids)))
+    rows = session.execute(
+        select(_r.id, _r.status, _r.started, _r.ended).where(_r.id.in_(ids), _r.project == DEFAULT_PROJECT)
+    )
     return {r.id: (RunStatus(r.status), duration_s(r.started, r.ended)) for r in rows}
 
 

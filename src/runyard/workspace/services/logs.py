@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from runyard.exceptions import Conflict, InvalidInput, NotFound
 from runyard.logs.backends.base import RUN_KEY, LogBackend
 from runyard.logs.records import LEVELS
+from runyard.schemas.base import DEFAULT_PROJECT
 from runyard.schemas.logs import LogAppend, LogLineRead, LogPage, LogQuery, LogStreamRead
 from runyard.schemas.status import RunStatus, StepStatus
 from runyard.workspace.db import tables as t
@@ -23,8 +24,8 @@ from runyard.workspace.services.stacks import stack_row, to_read
 MAX_SCAN_LINES = 50_000
 
 
-def read_logs(session: Session, *, run_id: uuid.UUID, query: LogQuery) -> LogPage:
-    run = run_row(session, run_id)
+def read_logs(session: Session, *, run_id: uuid.UUID, query: LogQuery, project: str = DEFAULT_PROJECT) -> LogPage:
+    run = run_row(session, run_id, project)
     key = RUN_KEY
     finished = RunStatus(run.status).is_finished
     if query.step is not None:
@@ -37,9 +38,9 @@ def read_logs(session: Session, *, run_id: uuid.UUID, query: LogQuery) -> LogPag
             raise NotFound(f"Run {run_id} has no step {query.step!r}.", hint="`runyard run show RUN` lists its steps.")
         key = str(found.id)
         finished = StepStatus(found.status).is_finished
-    if _log_flavor(session, run.stack_id) == "database":
+    if _log_flavor(session, run.stack_id, project) == "database":
         return _read_database(session, run_id, key, query)
-    backend = backend_for_stack(session, run.stack_id)
+    backend = backend_for_stack(session, run.stack_id, project)
     if not backend.readable:
         raise InvalidInput(
             f"This run's logs went to the {backend.flavor} log backend, which cannot be read back.",
@@ -68,18 +69,20 @@ def read_logs(session: Session, *, run_id: uuid.UUID, query: LogQuery) -> LogPag
     return LogPage(lines=lines, next_offset=offset, complete=complete and len(lines) < query.limit, step=query.step)
 
 
-def backend_for_stack(session: Session, stack_id: uuid.UUID | None) -> LogBackend:
+def backend_for_stack(session: Session, stack_id: uuid.UUID | None, project: str) -> LogBackend:
     from runyard.stack.resolve import artifact_store_from, log_backend_for
 
     if stack_id is None:
         raise NotFound("This run has no stack recorded, so its logs cannot be found.")
-    stack = to_read(stack_row(session, str(stack_id)))
+    stack = to_read(stack_row(session, str(stack_id), project))
     return log_backend_for(stack, artifact_store_from(stack.components["artifact_store"]))
 
 
-def append_logs(session: Session, *, run_id: uuid.UUID, batch: LogAppend) -> LogStreamRead:
+def append_logs(
+    session: Session, *, run_id: uuid.UUID, batch: LogAppend, project: str = DEFAULT_PROJECT
+) -> LogStreamRead:
     """Stores a batch of the ``database`` backend; lines already stored (a retried batch) are skipped."""
-    run_row(session, run_id)
+    run_row(session, run_id, project)
     stream = session.get(LogStreamRow, (run_id, batch.key), with_for_update=True)
     if stream is None:
         stream = LogStreamRow(run_id=run_id, key=batch.key, lines=0, complete=False)
@@ -108,10 +111,10 @@ def append_logs(session: Session, *, run_id: uuid.UUID, batch: LogAppend) -> Log
     return LogStreamRead(lines=stream.lines, complete=stream.complete)
 
 
-def _log_flavor(session: Session, stack_id: uuid.UUID | None) -> str:
+def _log_flavor(session: Session, stack_id: uuid.UUID | None, project: str) -> str:
     if stack_id is None:
         return "artifact_store"
-    stack = to_read(stack_row(session, str(stack_id)))
+    stack = to_read(stack_row(session, str(stack_id), project))
     component = stack.components.get("log_backend")
     return component.flavor if component else "artifact_store"
 
@@ -144,7 +147,9 @@ FOLLOW_POLL_S = 0.25
 FOLLOW_MAX_S = 3600.0
 
 
-def follow_events(db: Database, *, run_id: uuid.UUID, step: str | None, level: str | None) -> Iterator[str]:
+def follow_events(
+    db: Database, *, run_id: uuid.UUID, step: str | None, level: str | None, project: str = DEFAULT_PROJECT
+) -> Iterator[str]:
     """Server-Sent Events of new log lines of a run (every log) or one step, until all is complete."""
     import json
     import time
@@ -154,14 +159,14 @@ def follow_events(db: Database, *, run_id: uuid.UUID, step: str | None, level: s
     deadline = time.monotonic() + FOLLOW_MAX_S
     while time.monotonic() < deadline:
         with db.session(write=False) as session:
-            run = run_row(session, run_id)
+            run = run_row(session, run_id, project)
             finished = RunStatus(run.status).is_finished
             keys: list[str | None] = [step] if step else [None, *_invocations(session, run_id)]
             events: list[str] = []
             for key in keys:
                 if key in done:
                     continue
-                page = read_logs(session, run_id=run_id,
+                page = read_logs(session, run_id=run_id, project=project,
                                  query=LogQuery(step=key, offset=offsets.get(key, 0), limit=1000, level=level))
                 for line in page.lines:
                     data = json.dumps({"step": key, **line.model_dump()}, ensure_ascii=False)

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from runyard.exceptions import InvalidInput, NotFound
 from runyard.jsonsafe import json_safe
+from runyard.schemas.base import DEFAULT_PROJECT
 from runyard.schemas.metadata import MetadataCreate, ResourceType
-from runyard.workspace.db.models import ArtifactVersionRow, MetadataRow, RunRow, StepRunRow
+from runyard.workspace.db.models import ArtifactRow, ArtifactVersionRow, MetadataRow, RunRow, StepRunRow
 from runyard.workspace.db.types import utcnow
 
 _ROW_OF: dict[ResourceType, type[RunRow] | type[StepRunRow] | type[ArtifactVersionRow]] = {
@@ -26,11 +27,19 @@ _ROW_OF: dict[ResourceType, type[RunRow] | type[StepRunRow] | type[ArtifactVersi
 }
 
 
-def add_metadata(session: Session, *, metadata: MetadataCreate) -> None:
-    put_metadata(session, metadata.resource_type, metadata.resource_id, metadata.values)
+def add_metadata(session: Session, *, metadata: MetadataCreate, project: str = DEFAULT_PROJECT) -> None:
+    put_metadata(session, metadata.resource_type, metadata.resource_id, metadata.values, project=project)
 
 
-def put_metadata(session: Session, resource_type: ResourceType, resource_id: uuid.UUID, values: dict[str, Any]) -> None:
+def put_metadata(
+    session: Session,
+    resource_type: ResourceType,
+    resource_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    project: str | None = None,
+) -> None:
+    """``project``: the resource must be of it (``None``: the caller checked already)."""
     if not values:
         return
     values = {key: json_safe(value) for key, value in values.items()}
@@ -38,7 +47,15 @@ def put_metadata(session: Session, resource_type: ResourceType, resource_id: uui
         _check_value(key, value)
     model = _ROW_OF[resource_type]
     # row lock: two writers logging to the same run must not lose each other's keys
-    current = session.scalar(select(model.metadata_json).where(model.id == resource_id).with_for_update())
+    query = select(model.metadata_json).where(model.id == resource_id)
+    if project is not None:
+        if model is ArtifactVersionRow:
+            query = query.where(
+                ArtifactVersionRow.artifact_id.in_(select(ArtifactRow.id).where(ArtifactRow.project == project))
+            )
+        else:
+            query = query.where(model.project == project)  # type: ignore[union-attr]
+    current = session.scalar(query.with_for_update())
     if current is None:
         raise NotFound(f"No {resource_type} with id {resource_id}.")
     now = utcnow()

@@ -1,4 +1,8 @@
-"""Pipeline runs: create (idempotent), read, list (keyset), status changes through the state machine."""
+"""Pipeline runs: create (idempotent), read, list (keyset), status changes through the state machine.
+
+Each request works inside one project: a run of another project is "not found" (never "forbidden", which
+would confirm it exists).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import Conflict, InvalidInput, NotFound
-from runyard.schemas.base import Page
+from runyard.schemas.base import DEFAULT_PROJECT, Page
 from runyard.schemas.runs import RunCreate, RunFilter, RunRead, RunUpdate
 from runyard.schemas.status import RunStatus, StepStatus
 from runyard.workspace.db.models import PipelineRow, RunRow, RunTagRow, SnapshotRow, StepRunRow
@@ -18,17 +22,20 @@ from runyard.workspace.services.pagination import apply_keyset, split_page
 from runyard.workspace.state import check_run_transition
 
 
-def create_run(session: Session, *, run: RunCreate) -> RunRead:
+def create_run(session: Session, *, run: RunCreate, project: str = DEFAULT_PROJECT) -> RunRead:
     if run.id is not None:
         existing = session.get(RunRow, run.id)
         if existing is not None:
+            if existing.project != project:
+                raise Conflict(f"The id {run.id} is taken.", hint="Let the client choose a new id.")
             return to_read(session, existing)
     snapshot = session.get(SnapshotRow, run.snapshot_id)
-    if snapshot is None:
+    if snapshot is None or snapshot.project != project:
         raise NotFound(f"No snapshot with id {run.snapshot_id}.", hint="Create the snapshot before the run.")
     now = utcnow()
     row = RunRow(
         id=run.id or uuid.uuid4(),
+        project=project,
         name=run.name or "",
         pipeline_id=snapshot.pipeline_id,
         snapshot_id=snapshot.id,
@@ -51,19 +58,19 @@ def create_run(session: Session, *, run: RunCreate) -> RunRead:
     return to_read(session, row)
 
 
-def run_row(session: Session, run_id: uuid.UUID) -> RunRow:
+def run_row(session: Session, run_id: uuid.UUID, project: str) -> RunRow:
     row = session.get(RunRow, run_id)
-    if row is None:
+    if row is None or row.project != project:
         raise NotFound(f"No run with id {run_id}.", hint="List runs with `runyard run list`.")
     return row
 
 
-def get_run(session: Session, *, run_id: uuid.UUID) -> RunRead:
-    return to_read(session, run_row(session, run_id))
+def get_run(session: Session, *, run_id: uuid.UUID, project: str = DEFAULT_PROJECT) -> RunRead:
+    return to_read(session, run_row(session, run_id, project))
 
 
-def update_run(session: Session, *, run_id: uuid.UUID, update: RunUpdate) -> RunRead:
-    row = run_row(session, run_id)
+def update_run(session: Session, *, run_id: uuid.UUID, update: RunUpdate, project: str = DEFAULT_PROJECT) -> RunRead:
+    row = run_row(session, run_id, project)
     now = utcnow()
     if update.status is not None:
         current = RunStatus(row.status)
@@ -89,7 +96,7 @@ def update_run(session: Session, *, run_id: uuid.UUID, update: RunUpdate) -> Run
     return to_read(session, row)
 
 
-def cancel_run(session: Session, *, run_id: uuid.UUID) -> RunRead:
+def cancel_run(session: Session, *, run_id: uuid.UUID, project: str = DEFAULT_PROJECT) -> RunRead:
     """A person's request to stop a run, through the state machine.
 
     A run no runner holds yet (``queued``) is ``cancelled`` at once. A running one becomes ``cancelling``:
@@ -100,7 +107,7 @@ def cancel_run(session: Session, *, run_id: uuid.UUID) -> RunRead:
     # FOR UPDATE: a runner's "completed" racing this request is decided by whichever commits first, and
     # the loser meets the state machine (a late "completed" after "cancelling" is refused)
     row = session.get(RunRow, run_id, with_for_update=True)
-    if row is None:
+    if row is None or row.project != project:
         raise NotFound(f"No run with id {run_id}.", hint="List runs with `runyard run list`.")
     current = RunStatus(row.status)
     if current.is_finished:
@@ -129,13 +136,15 @@ def cancel_run(session: Session, *, run_id: uuid.UUID) -> RunRead:
 _ENDED = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.CANCELLED: "been cancelled"}
 
 
-def list_runs(session: Session, *, filter: RunFilter) -> Page[RunRead]:
-    stmt = select(RunRow)
+def list_runs(session: Session, *, filter: RunFilter, project: str = DEFAULT_PROJECT) -> Page[RunRead]:
+    stmt = select(RunRow).where(RunRow.project == project)
     if filter.pipeline is not None:
         # Filter on the pipeline's id, looked up first, not on a join with its name: behind the join the
         # planner cannot tell which pipeline it is, assumes an average one, and for a busy pipeline with a
         # status filter reads every run of it to sort them (150 ms at 1M runs instead of 0.5 ms).
-        pipeline_id = session.scalar(select(PipelineRow.id).where(PipelineRow.name == filter.pipeline))
+        pipeline_id = session.scalar(
+            select(PipelineRow.id).where(PipelineRow.project == project, PipelineRow.name == filter.pipeline)
+        )
         if pipeline_id is None:
             return Page[RunRead](items=[], next_cursor=None)
         stmt = stmt.where(RunRow.pipeline_id == pipeline_id)
@@ -163,8 +172,8 @@ def list_runs(session: Session, *, filter: RunFilter) -> Page[RunRead]:
     return Page[RunRead](items=[to_read(session, r) for r in rows], next_cursor=cursor)
 
 
-def delete_run(session: Session, *, run_id: uuid.UUID) -> None:
-    session.delete(run_row(session, run_id))
+def delete_run(session: Session, *, run_id: uuid.UUID, project: str = DEFAULT_PROJECT) -> None:
+    session.delete(run_row(session, run_id, project))
 
 
 def fail_silent_runs(session: Session, *, timeout: timedelta, now: datetime | None = None) -> list[uuid.UUID]:

@@ -1,4 +1,8 @@
-"""Stacks and components. A stack maps each component type to one component."""
+"""Stacks and components. A stack maps each component type to one component.
+
+Stacks and components belong to a project (names are unique per project); each project gets its own
+``default`` stack the first time it is read.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import Conflict, InvalidInput, NotFound
+from runyard.schemas.base import DEFAULT_PROJECT
 from runyard.schemas.stacks import (
     ComponentCreate,
     ComponentRead,
@@ -24,51 +29,65 @@ DEFAULT_STACK = "default"
 REQUIRED_TYPES = ("orchestrator", "artifact_store")
 
 
-def create_component(session: Session, *, component: ComponentCreate) -> ComponentRead:
+def create_component(
+    session: Session, *, component: ComponentCreate, project: str = DEFAULT_PROJECT
+) -> ComponentRead:
     if session.scalar(
-        select(ComponentRow.id).where(ComponentRow.type == component.type, ComponentRow.name == component.name)
+        select(ComponentRow.id).where(
+            ComponentRow.project == project, ComponentRow.type == component.type, ComponentRow.name == component.name
+        )
     ):
         raise Conflict(
             f"A {component.type} named {component.name!r} exists already.",
             hint="Pick another name, or update it with `runyard stack component update`.",
         )
-    row = ComponentRow(name=component.name, type=component.type, flavor=component.flavor, config=component.config)
+    row = ComponentRow(
+        project=project, name=component.name, type=component.type, flavor=component.flavor, config=component.config
+    )
     session.add(row)
     session.flush()
     return ComponentRead.model_validate(row)
 
 
-def component_row(session: Session, *, type: str, name_or_id: str) -> ComponentRow:
+def component_row(session: Session, *, type: str, name_or_id: str, project: str) -> ComponentRow:
     row: ComponentRow | None = None
     try:
         row = session.get(ComponentRow, uuid.UUID(name_or_id))
     except ValueError:
-        row = session.scalar(select(ComponentRow).where(ComponentRow.type == type, ComponentRow.name == name_or_id))
-    if row is None:
+        row = session.scalar(
+            select(ComponentRow).where(
+                ComponentRow.project == project, ComponentRow.type == type, ComponentRow.name == name_or_id
+            )
+        )
+    if row is None or row.project != project:
         raise NotFound(f"No {type} named {name_or_id!r}.", hint="List components with `runyard stack component list`.")
     return row
 
 
-def get_component(session: Session, *, type: str, name_or_id: str) -> ComponentRead:
-    return ComponentRead.model_validate(component_row(session, type=type, name_or_id=name_or_id))
+def get_component(session: Session, *, type: str, name_or_id: str, project: str = DEFAULT_PROJECT) -> ComponentRead:
+    return ComponentRead.model_validate(component_row(session, type=type, name_or_id=name_or_id, project=project))
 
 
-def update_component(session: Session, *, type: str, name_or_id: str, update: ComponentUpdate) -> ComponentRead:
-    row = component_row(session, type=type, name_or_id=name_or_id)
+def update_component(
+    session: Session, *, type: str, name_or_id: str, update: ComponentUpdate, project: str = DEFAULT_PROJECT
+) -> ComponentRead:
+    row = component_row(session, type=type, name_or_id=name_or_id, project=project)
     row.config = update.config
     session.flush()
     return ComponentRead.model_validate(row)
 
 
-def list_components(session: Session, *, type: str | None = None) -> list[ComponentRead]:
-    stmt = select(ComponentRow).order_by(ComponentRow.type, ComponentRow.name)
+def list_components(
+    session: Session, *, type: str | None = None, project: str = DEFAULT_PROJECT
+) -> list[ComponentRead]:
+    stmt = select(ComponentRow).where(ComponentRow.project == project).order_by(ComponentRow.type, ComponentRow.name)
     if type:
         stmt = stmt.where(ComponentRow.type == type)
     return [ComponentRead.model_validate(r) for r in session.scalars(stmt)]
 
 
-def delete_component(session: Session, *, type: str, name_or_id: str) -> None:
-    row = component_row(session, type=type, name_or_id=name_or_id)
+def delete_component(session: Session, *, type: str, name_or_id: str, project: str = DEFAULT_PROJECT) -> None:
+    row = component_row(session, type=type, name_or_id=name_or_id, project=project)
     used = session.scalar(select(StackComponentRow.stack_id).where(StackComponentRow.component_id == row.id))
     if used is not None:
         raise Conflict(
@@ -77,28 +96,32 @@ def delete_component(session: Session, *, type: str, name_or_id: str) -> None:
     session.delete(row)
 
 
-def create_stack(session: Session, *, stack: StackCreate) -> StackRead:
-    if session.scalar(select(StackRow.id).where(StackRow.name == stack.name)):
+def create_stack(session: Session, *, stack: StackCreate, project: str = DEFAULT_PROJECT) -> StackRead:
+    if session.scalar(select(StackRow.id).where(StackRow.project == project, StackRow.name == stack.name)):
         raise Conflict(f"A stack named {stack.name!r} exists already.", hint="Pick another name.")
-    row = StackRow(name=stack.name)
-    row.members = _members(session, stack.name, stack.components)
+    row = StackRow(project=project, name=stack.name)
+    row.members = _members(session, stack.name, stack.components, project)
     session.add(row)
     session.flush()
     return to_read(row)
 
 
-def update_stack(session: Session, *, name_or_id: str, update: StackUpdate) -> StackRead:
-    row = stack_row(session, name_or_id)
+def update_stack(
+    session: Session, *, name_or_id: str, update: StackUpdate, project: str = DEFAULT_PROJECT
+) -> StackRead:
+    row = stack_row(session, name_or_id, project)
     merged = {m.type: str(m.component_id) for m in row.members}
     merged.update(update.components)
     row.members.clear()
     session.flush()
-    row.members.extend(_members(session, row.name, merged))
+    row.members.extend(_members(session, row.name, merged, project))
     session.flush()
     return to_read(row)
 
 
-def _members(session: Session, stack_name: str, components: dict[str, str]) -> list[StackComponentRow]:
+def _members(
+    session: Session, stack_name: str, components: dict[str, str], project: str
+) -> list[StackComponentRow]:
     missing = [t for t in REQUIRED_TYPES if t not in components]
     if missing:
         raise InvalidInput(
@@ -106,43 +129,46 @@ def _members(session: Session, stack_name: str, components: dict[str, str]) -> l
             hint="Every stack needs an orchestrator and an artifact store, e.g. `-o default -a default`.",
         )
     return [
-        StackComponentRow(type=t, component_id=component_row(session, type=t, name_or_id=n).id)
+        StackComponentRow(type=t, component_id=component_row(session, type=t, name_or_id=n, project=project).id)
         for t, n in components.items()
     ]
 
 
-def stack_row(session: Session, name_or_id: str) -> StackRow:
+def stack_row(session: Session, name_or_id: str, project: str) -> StackRow:
     row: StackRow | None = None
     try:
         row = session.get(StackRow, uuid.UUID(name_or_id))
     except ValueError:
-        row = session.scalar(select(StackRow).where(StackRow.name == name_or_id))
-    if row is None:
+        row = session.scalar(select(StackRow).where(StackRow.project == project, StackRow.name == name_or_id))
+    if row is None or row.project != project:
         raise NotFound(f"No stack named {name_or_id!r}.", hint="List stacks with `runyard stack list`.")
     return row
 
 
-def get_stack(session: Session, *, name_or_id: str) -> StackRead:
+def get_stack(session: Session, *, name_or_id: str, project: str = DEFAULT_PROJECT) -> StackRead:
     if name_or_id == DEFAULT_STACK:
-        return ensure_default_stack(session)
-    return to_read(stack_row(session, name_or_id))
+        return ensure_default_stack(session, project)
+    return to_read(stack_row(session, name_or_id, project))
 
 
-def list_stacks(session: Session) -> list[StackRead]:
-    ensure_default_stack(session)
-    return [to_read(r) for r in session.scalars(select(StackRow).order_by(StackRow.name))]
+def list_stacks(session: Session, *, project: str = DEFAULT_PROJECT) -> list[StackRead]:
+    ensure_default_stack(session, project)
+    stmt = select(StackRow).where(StackRow.project == project).order_by(StackRow.name)
+    return [to_read(r) for r in session.scalars(stmt)]
 
 
-def delete_stack(session: Session, *, name_or_id: str) -> None:
-    row = stack_row(session, name_or_id)
+def delete_stack(session: Session, *, name_or_id: str, project: str = DEFAULT_PROJECT) -> None:
+    row = stack_row(session, name_or_id, project)
     if row.name == DEFAULT_STACK:
         raise InvalidInput("The default stack cannot be deleted.", hint="Register another stack instead.")
     session.delete(row)
 
 
-def ensure_default_stack(session: Session) -> StackRead:
-    """The default stack (local orchestrator + local artifact store) exists from the start."""
-    row = session.scalar(select(StackRow).where(StackRow.name == DEFAULT_STACK))
+def ensure_default_stack(session: Session, project: str = DEFAULT_PROJECT) -> StackRead:
+    """The default stack (local orchestrator + local artifact store): the default project's exists from the
+    start, another project's from its first read."""
+    by_name = select(StackRow).where(StackRow.project == project, StackRow.name == DEFAULT_STACK)
+    row = session.scalar(by_name)
     if row is not None:
         return to_read(row)
     try:
@@ -150,18 +176,20 @@ def ensure_default_stack(session: Session) -> StackRead:
             members = []
             for type_ in REQUIRED_TYPES:
                 comp = session.scalar(
-                    select(ComponentRow).where(ComponentRow.type == type_, ComponentRow.name == DEFAULT_STACK)
+                    select(ComponentRow).where(
+                        ComponentRow.project == project, ComponentRow.type == type_, ComponentRow.name == DEFAULT_STACK
+                    )
                 )
                 if comp is None:
-                    comp = ComponentRow(name=DEFAULT_STACK, type=type_, flavor="local", config={})
+                    comp = ComponentRow(project=project, name=DEFAULT_STACK, type=type_, flavor="local", config={})
                     session.add(comp)
                     session.flush()
                 members.append(StackComponentRow(type=type_, component_id=comp.id))
-            row = StackRow(name=DEFAULT_STACK)
+            row = StackRow(project=project, name=DEFAULT_STACK)
             row.members = members
             session.add(row)
     except IntegrityError:
-        row = session.scalars(select(StackRow).where(StackRow.name == DEFAULT_STACK)).one()
+        row = session.scalars(by_name).one()
     return to_read(row)
 
 

@@ -2,6 +2,9 @@
 
 These run once or twice per step of every pipeline, so they use Core statements (see ``db/tables.py``):
 a step's start is 4 statements, its final report 5 to 8, each read of step runs 2.
+
+A step run carries its run's project, so a request's project is checked against the row already being
+read (the run's on creation, the step's own on a report or a read): projects cost no extra statement.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from runyard.exceptions import Conflict, NotFound
 from runyard.schemas.artifacts import ArtifactVersionCreate, ArtifactVersionRead
-from runyard.schemas.base import Page
+from runyard.schemas.base import DEFAULT_PROJECT, Page
 from runyard.schemas.metadata import ResourceType
 from runyard.schemas.status import StepStatus
 from runyard.schemas.steps import (
@@ -40,7 +43,7 @@ _sr = t.step_runs.c
 _FIND_STEP = select(_sr.id).where(
     or_(_sr.id == bindparam("sid"), and_(_sr.run_id == bindparam("rid"), _sr.invocation_id == bindparam("inv")))
 )
-_RUN_OF_STEP = select(t.runs.c.pipeline_id, t.runs.c.status).where(t.runs.c.id == bindparam("rid"))
+_RUN_OF_STEP = select(t.runs.c.pipeline_id, t.runs.c.project, t.runs.c.status).where(t.runs.c.id == bindparam("rid"))
 #: A run in one of these has been asked to stop: no step of it starts any more.
 _STOPPING = frozenset({"cancelling", "cancelled"})
 #: What a runner may still record in a stopping run: outcomes, not starts.
@@ -51,7 +54,7 @@ _INSERT_EDGES = insert(t.edges)
 _LOCK_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid")).with_for_update()
 _UPDATE_STEP = update(t.step_runs).where(_sr.id == bindparam("sid"))
 _OUTPUT_NAMES = select(t.edges.c.name).where(t.edges.c.step_run_id == bindparam("sid"), t.edges.c.kind == "output")
-_GET_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid"))
+_GET_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid"), _sr.project == bindparam("project"))
 _EDGES_OF = (
     # the edge's name is labelled: the artifact's own ``name`` (in VERSION_COLUMNS) must not be shadowed
     select(t.edges.c.step_run_id, t.edges.c.kind, t.edges.c.name.label("edge_name"), *VERSION_COLUMNS)
@@ -61,34 +64,34 @@ _EDGES_OF = (
 )
 
 
-def create_step_run(session: Session, *, step: StepRunCreate) -> StepRunRead:
+def create_step_run(session: Session, *, step: StepRunCreate, project: str = DEFAULT_PROJECT) -> StepRunRead:
     """Registers a step's start (or its cached reuse, or an outcome such as ``skipped``).
 
     In a run being cancelled no step starts: the step run is stored ``cancelled`` instead of what was
     asked, and that answer is how the runner learns of the cancel, with no extra request per step.
     """
     step_id = step.id or uuid.uuid4()
-    # one query answers both "is this a retried request?" and "is the invocation taken?"
     conn = session.connection()
+    run = conn.execute(_RUN_OF_STEP, {"rid": step.run_id}).first()
+    if run is None or run.project != project:
+        raise NotFound(f"No run with id {step.run_id}.", hint="Create the run before its steps.")
+    # one query answers both "is this a retried request?" and "is the invocation taken?"
     found = conn.execute(_FIND_STEP, {"sid": step_id, "rid": step.run_id, "inv": step.invocation_id}).first()
     if found is not None:
         if found.id == step_id:
-            return get_step_run(session, step_run_id=step_id)
+            return get_step_run(session, step_run_id=step_id, project=project)
         raise Conflict(
             f"Run {step.run_id} already has a step run for invocation {step.invocation_id!r} ({found.id}).",
             hint="Update that step run instead of creating another.",
         )
-    run = conn.execute(_RUN_OF_STEP, {"rid": step.run_id}).first()
-    if run is None:
-        raise NotFound(f"No run with id {step.run_id}.", hint="Create the run before its steps.")
-    pipeline_id = run.pipeline_id
     if run.status in _STOPPING and step.status not in _RECORDABLE_WHEN_STOPPING:
         step = step.model_copy(update={"status": StepStatus.CANCELLED, "outputs": [], "inputs": {}})
     now = utcnow()
     row = dict(
         id=step_id,
+        project=project,
         run_id=step.run_id,
-        pipeline_id=pipeline_id,
+        pipeline_id=run.pipeline_id,
         invocation_id=step.invocation_id,
         step_name=step.step_name,
         status=str(step.status),
@@ -119,11 +122,13 @@ def create_step_run(session: Session, *, step: StepRunCreate) -> StepRunRead:
     return reads_from_rows(session, [_Row(row)])[0]
 
 
-def update_step_run(session: Session, *, step_run_id: uuid.UUID, update: StepRunUpdate) -> StepRunRead:
+def update_step_run(
+    session: Session, *, step_run_id: uuid.UUID, update: StepRunUpdate, project: str = DEFAULT_PROJECT
+) -> StepRunRead:
     """One transaction for a step's report: status, new output versions, metadata."""
     conn = session.connection()
     current = conn.execute(_LOCK_STEP, {"sid": step_run_id}).first()
-    if current is None:
+    if current is None or current.project != project:
         raise NotFound(f"No step run with id {step_run_id}.")
     now = utcnow()
     values: dict[str, Any] = {}
@@ -147,22 +152,23 @@ def update_step_run(session: Session, *, step_run_id: uuid.UUID, update: StepRun
     if update.new_outputs:
         # only a report repeated after it was stored can meet outputs that exist already
         repeated = update.status is not None and str(update.status) == current.status
-        _register_outputs(session, step_run_id, update.new_outputs, check_existing=repeated)
+        _register_outputs(session, step_run_id, update.new_outputs, check_existing=repeated, project=project)
     if update.metadata:
         put_metadata(session, ResourceType.STEP_RUN, step_run_id, update.metadata)
-        return get_step_run(session, step_run_id=step_run_id)
+        return get_step_run(session, step_run_id=step_run_id, project=project)
     return reads_from_rows(session, [_Row({**current._asdict(), **values})])[0]
 
 
 def _register_outputs(
-    session: Session, step_run_id: uuid.UUID, versions: list[ArtifactVersionCreate], *, check_existing: bool
+    session: Session, step_run_id: uuid.UUID, versions: list[ArtifactVersionCreate], *, check_existing: bool,
+    project: str,
 ) -> None:
     conn = session.connection()
     have = set(conn.execute(_OUTPUT_NAMES, {"sid": step_run_id}).scalars()) if check_existing else set()
     for version in versions:
         if version.output_name in have:
             continue  # a retried report: this output is registered already
-        version_id = register_version(session, version=version, producer_step_run_id=step_run_id)
+        version_id = register_version(session, version=version, producer_step_run_id=step_run_id, project=project)
         conn.execute(
             _INSERT_EDGES,
             {
@@ -174,16 +180,18 @@ def _register_outputs(
         )
 
 
-def get_step_run(session: Session, *, step_run_id: uuid.UUID) -> StepRunRead:
-    row = session.connection().execute(_GET_STEP, {"sid": step_run_id}).first()
+def get_step_run(session: Session, *, step_run_id: uuid.UUID, project: str = DEFAULT_PROJECT) -> StepRunRead:
+    row = session.connection().execute(_GET_STEP, {"sid": step_run_id, "project": project}).first()
     if row is None:
         raise NotFound(f"No step run with id {step_run_id}.")
     return reads_from_rows(session, [row])[0]
 
 
-def list_step_runs(session: Session, *, filter: StepRunFilter) -> Page[StepRunRead]:
+def list_step_runs(
+    session: Session, *, filter: StepRunFilter, project: str = DEFAULT_PROJECT
+) -> Page[StepRunRead]:
     c = t.step_runs.c
-    stmt = select(*_STEP_COLUMNS)
+    stmt = select(*_STEP_COLUMNS).where(c.project == project)
     if filter.run_id is not None:
         stmt = stmt.where(c.run_id == filter.run_id)
     if filter.status is not None:
@@ -201,12 +209,15 @@ def list_step_runs(session: Session, *, filter: StepRunFilter) -> Page[StepRunRe
     return Page[StepRunRead](items=reads_from_rows(session, rows), next_cursor=cursor)
 
 
-def lookup_cache(session: Session, *, lookup: CacheLookup) -> CacheLookupResult:
-    """A hit is the newest step run that really executed with this key; a miss returns the last key's parts."""
+def lookup_cache(session: Session, *, lookup: CacheLookup, project: str = DEFAULT_PROJECT) -> CacheLookupResult:
+    """A hit is the newest step run that really executed with this key; a miss returns the last key's parts.
+
+    Only steps of the same project count: a hit hands over its outputs, which another project may not read.
+    """
     c = t.step_runs.c
     hit = session.execute(
         select(*_STEP_COLUMNS)
-        .where(c.cache_key == lookup.cache_key, c.status == str(StepStatus.COMPLETED))
+        .where(c.cache_key == lookup.cache_key, c.status == str(StepStatus.COMPLETED), c.project == project)
         .order_by(c.created.desc())
         .limit(1)
     ).first()
@@ -214,7 +225,12 @@ def lookup_cache(session: Session, *, lookup: CacheLookup) -> CacheLookupResult:
         return CacheLookupResult(hit=reads_from_rows(session, [hit])[0])
     previous = session.scalar(
         select(c.cache_parts)
-        .where(c.pipeline_id == lookup.pipeline_id, c.invocation_id == lookup.invocation_id, c.cache_key.is_not(None))
+        .where(
+            c.pipeline_id == lookup.pipeline_id,
+            c.invocation_id == lookup.invocation_id,
+            c.cache_key.is_not(None),
+            c.project == project,
+        )
         .order_by(c.created.desc())
         .limit(1)
     )
