@@ -84,7 +84,7 @@ def _as(world: World, who: str) -> dict[str, str]:
 
 def test_org_show_for_members_only(world: World, client: TestClient) -> None:
     shown = client.get("/api/v1/orgs/acme", headers=_as(world, "admin")).json()
-    assert shown["workspaces"] == ["ws-a", "ws-b"] and shown["members"] == 6 and shown["permissions"] == ["*"]
+    assert shown["workspaces"] == ["ws-a", "ws-b"] and shown["members"] == 7 and shown["permissions"] == ["*"]
     assert shown["service_accounts"] == 1
     viewer = client.get("/api/v1/orgs/acme", headers=_as(world, "viewer")).json()
     assert viewer["permissions"] == []  # granted on ws-a only: nothing organization-wide

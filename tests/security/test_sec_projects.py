@@ -85,3 +85,20 @@ def test_the_dashboard_shows_the_default_project_whatever_the_header(world: Worl
     """The pages read the default project only, so a p1 grant must not open them by naming p1."""
     assert ws_client.get("/runs", headers=_as(world, "project", "p1")).status_code == 403
     assert ws_client.get("/runs", headers=_as(world, "viewer", "p1")).status_code == 200
+
+
+def test_secrets_belong_to_the_workspace_so_a_project_grant_does_not_reach_them(
+    world: World, ws_client: TestClient
+) -> None:
+    admin = _as(world, "admin", None)
+    _ok(ws_client.post("/api/v1/secrets", json={"name": "warehouse", "values": {"password": "s3cret"}},
+                       headers=admin), 201)
+    # a developer on p1 only: whatever project it names, the workspace's secrets stay closed
+    for project in (None, "p1"):
+        headers = _as(world, "project", project)
+        assert ws_client.get("/api/v1/secrets", headers=headers).status_code == 403
+        assert ws_client.get("/api/v1/secrets/warehouse", headers=headers).status_code == 403
+    # a workspace-wide developer reads the metadata (never the values), in any project
+    developer = _as(world, "developer", "p1")
+    assert [s["name"] for s in _ok(ws_client.get("/api/v1/secrets", headers=developer))] == ["warehouse"]
+    assert ws_client.get("/api/v1/secrets/warehouse/values", headers=developer).status_code == 403
