@@ -81,7 +81,7 @@ UPDATES_TARGET = 1_500.0  # step updates per second
 CHAIN_TARGET_MS = 15.0
 ZENML_REQUIREMENTS = ["zenml[local,server]==0.98.*"]
 MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
-ZENML_DB_USER, ZENML_DB_PASSWORD = "runyard_zen_bench", "runyard-zen-bench"  # ZenML refuses a password-less URL
+ZENML_DB_PASSWORD = "runyard-zen-bench"  # ZenML refuses a password-less URL; the user is named after its database
 
 
 # ======================================================================================================
@@ -724,21 +724,22 @@ def _mariadb(sql: str) -> str:
 
 
 def create_zenml_database() -> str:
+    """A new database and a user of the same name that may use only it (so runs side by side never share one)."""
     name = f"zenml_bench_{uuid.uuid4().hex[:8]}"
-    _mariadb(f"CREATE DATABASE {name}; CREATE USER IF NOT EXISTS '{ZENML_DB_USER}'@'%' IDENTIFIED BY "
-             f"'{ZENML_DB_PASSWORD}'; GRANT ALL PRIVILEGES ON {name}.* TO '{ZENML_DB_USER}'@'%';")
+    _mariadb(f"CREATE DATABASE {name}; CREATE USER IF NOT EXISTS '{name}'@'%' IDENTIFIED BY "
+             f"'{ZENML_DB_PASSWORD}'; GRANT ALL PRIVILEGES ON {name}.* TO '{name}'@'%';")
     return name
 
 
 def drop_zenml_database(name: str) -> None:
     """Drops the database and the user made for it (with its grants)."""
-    _mariadb(f"DROP DATABASE IF EXISTS {name}; DROP USER IF EXISTS '{ZENML_DB_USER}'@'%';")
+    _mariadb(f"DROP DATABASE IF EXISTS {name}; DROP USER IF EXISTS '{name}'@'%';")
 
 
 def zenml_env(work: Path, db: str) -> dict[str, str]:
     env = envs.clean_env()
     env.update(
-        ZENML_STORE_URL=f"mysql://{ZENML_DB_USER}:{ZENML_DB_PASSWORD}@{MARIADB_HOST}:{MARIADB_PORT}/{db}",
+        ZENML_STORE_URL=f"mysql://{db}:{ZENML_DB_PASSWORD}@{MARIADB_HOST}:{MARIADB_PORT}/{db}",
         ZENML_CONFIG_PATH=str(work / "zenml-config"), ZENML_ANALYTICS_OPT_IN="false",
         ZENML_LOGGING_VERBOSITY="WARN", ZENML_ENABLE_RICH_TRACEBACK="false", XDG_CONFIG_HOME=str(work / "xdg-config"),
         XDG_DATA_HOME=str(work / "xdg-data"), XDG_CACHE_HOME=str(work / "xdg-cache"),
@@ -921,9 +922,26 @@ def seed_zenml(work: Path, db: str, runs: int, steps_per_run: int, pipelines: li
         raise RuntimeError(f"seeding ZenML failed; see {work / 'zenml-seed.log'}")
     info = json.loads(out.stdout.strip().splitlines()[-1])
     info["seconds"] = round(time.perf_counter() - t0, 1)
+    info["big_run_steps"] = big_steps
+    (work / "zenml-seed.json").write_text(json.dumps({"db": db, "info": info}, indent=2))
     log(f"  ZenML seeded in {info['seconds']:.0f} s: {info['runs']:,} runs, {info['steps']:,} step runs "
         f"(real runs {info['real_runs_s']:.0f} s, the {big_steps}-step run {info['big_run_s']:.0f} s, "
         f"clones {info['clone_s']:.0f} s)")
+    return ZenmlSetup(db=db, python=py, env=env, repo=repo, info=info)
+
+
+def reuse_zenml(work: Path, path: Path, log: Callable[[str], None]) -> ZenmlSetup:
+    """A ZenML store seeded by an earlier ``--keep`` run, from the ``zenml-seed.json`` that run wrote."""
+    saved = json.loads(path.read_text())
+    db, info = saved["db"], saved["info"]
+    if not _mariadb(f"SHOW DATABASES LIKE '{db}'").strip():
+        raise RuntimeError(f"{path} names the MariaDB database {db}, which no longer exists")
+    py = zenml_server_python(log)
+    env = zenml_env(work, db)
+    repo = work / "zenml-repo"
+    repo.mkdir()
+    subprocess.run([str(py.parent / "zenml"), "init"], cwd=repo, env=env, capture_output=True, check=False)
+    log(f"ZenML: reusing {db} ({info['runs']:,} runs, {info['steps']:,} step runs, seeded in {info['seconds']:.0f} s)")
     return ZenmlSetup(db=db, python=py, env=env, repo=repo, info=info)
 
 
@@ -1104,6 +1122,9 @@ def main(argv: list[str] | None = None) -> int:
     zen.add_argument("--zenml-runs", type=int, default=10_000, help="runs in ZenML's store (default 10,000)")
     zen.add_argument("--zenml-big-run-steps", type=int, default=1_000,
                      help="steps of ZenML's big run, run for real (default 1,000)")
+    zen.add_argument("--zenml-seed", type=Path, metavar="JSON",
+                     help="reuse the ZenML store an earlier run kept (--keep): the zenml-seed.json it wrote in "
+                     ".bench/server/<stamp>/")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     if args.client == "auto":
@@ -1152,10 +1173,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.zenml and only & {"a", "b", "c"}:
             try:
                 names = [p["name"] for p in sorted(manifest["pipelines"], key=lambda p: -p["runs"])]
-                zdb = create_zenml_database()
-                if not args.keep:
-                    cleanup.append(functools.partial(drop_zenml_database, zdb))
-                z = seed_zenml(work, zdb, args.zenml_runs, args.steps_per_run, names, args.zenml_big_run_steps, report)
+                if args.zenml_seed:
+                    z = reuse_zenml(work, args.zenml_seed, report)
+                    args.zenml_big_run_steps = z.info["big_run_steps"]
+                else:
+                    zdb = create_zenml_database()
+                    if not args.keep:
+                        cleanup.append(functools.partial(drop_zenml_database, zdb))
+                    z = seed_zenml(work, zdb, args.zenml_runs, args.steps_per_run, names, args.zenml_big_run_steps,
+                                   report)
                 results["zenml_seed"] = z.info
                 zs = start_zenml(z, args.workers, work, args.plain_uvicorn)
                 servers.append(zs)
