@@ -237,7 +237,7 @@ def reads_from_rows(session: Session, rows: Sequence[Any]) -> list[StepRunRead]:
             read = cache[e.id] = version_read(e)
         (ins if e.kind == "input" else outs)[e.step_run_id][e.edge_name] = read
     return [
-        StepRunRead.model_construct(  # trusted: our own rows; validation would only cost time
+        StepRunRead.trusted(  # our own rows; validation would only cost time
             id=r.id,
             created=r.created,
             run_id=r.run_id,
