@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ class DatabaseHandle:
 
 
 # The dependencies below are ``async`` where they do no I/O: FastAPI runs a sync dependency in the thread
-# pool, and each such hop costs about as much CPU as the SQL of a step-status update.
+# pool, a hand-off there and back on every request (three fewer took ~15% off a step update's server CPU).
 async def database(request: Request) -> Database:
     handle: DatabaseHandle = request.app.state.database
     db = handle.peek()
@@ -59,6 +60,7 @@ async def database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(database)]
 
 
+@contextlib.asynccontextmanager
 async def _session(db: Database, *, write: bool) -> AsyncIterator[Session]:
     """Opening a session only builds objects (it connects on its first statement); closing it commits or
     rolls back, which talks to the database, so that half runs in the thread pool."""
@@ -73,12 +75,12 @@ async def _session(db: Database, *, write: bool) -> AsyncIterator[Session]:
 
 
 async def _read_session(db: DatabaseDep) -> AsyncIterator[Session]:
-    async for session in _session(db, write=False):
+    async with _session(db, write=False) as session:  # a route's exception reaches the rollback
         yield session
 
 
 async def _write_session(db: DatabaseDep) -> AsyncIterator[Session]:
-    async for session in _session(db, write=True):
+    async with _session(db, write=True) as session:
         yield session
 
 
