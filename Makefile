@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint typecheck unit bench clean services browser
+.PHONY: install demo test lint typecheck unit bench bench-server clean services browser
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ test: lint typecheck unit
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# The Workspace Server at 1,000,000 runs on PostgreSQL, with ZenML's server beside it (about an hour);
+# load from wrk when installed (Debian: apt-get install -y wrk), else from an async httpx client.
+bench-server: install services
+	$(PY) benchmarks/server_bench.py
 
 clean:
 	rm -rf $(VENV) .bench .pytest_cache .mypy_cache .ruff_cache

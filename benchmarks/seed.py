@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/seed.py                                 # PostgreSQL, 1,000,000 runs, dropped at the end
     .venv/bin/python benchmarks/seed.py --runs 1000000 --keep           # keep it; prints its URL and a manifest
+    .venv/bin/python benchmarks/seed.py --name runyard_bench_1m --keep --manifest .bench/seed-1m.json
     .venv/bin/python benchmarks/seed.py --sqlite /tmp/ws.db --runs 20000
 
 What it writes (all numbers are options):
@@ -40,6 +41,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import secrets
 import sqlite3
 import sys
@@ -529,13 +531,20 @@ def _sqlite_load(path: Path, gen: Generator, log: Callable[[str], None]) -> dict
 
 
 # --- entry points -------------------------------------------------------------------------------------
-def create_pg_database(admin_dsn: str = DEFAULT_PG_ADMIN, prefix: str = "runyard_bench") -> tuple[str, str]:
-    """Creates ``<prefix>_<random>``; returns (its name, a libpq DSN for it)."""
+def create_pg_database(admin_dsn: str = DEFAULT_PG_ADMIN, prefix: str = "runyard_bench",
+                       name: str | None = None) -> tuple[str, str]:
+    """Creates ``name`` (default ``<prefix>_<random>``); returns (its name, a libpq DSN for it)."""
     import psycopg
 
-    name = f"{prefix}_{secrets.token_hex(4)}"
+    if name is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise SystemExit(f"--name {name!r}: use lower-case letters, digits and underscores (a PostgreSQL name)")
+    name = name or f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
+        try:
+            conn.execute(f"CREATE DATABASE {name}")
+        except psycopg.errors.DuplicateDatabase:
+            raise SystemExit(f"database {name} exists already: drop it (DROP DATABASE {name}) or pick another "
+                             "--name") from None
     return name, admin_dsn.rsplit("/", 1)[0] + "/" + name
 
 
@@ -620,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--sqlite", type=Path, metavar="PATH", help="seed a new SQLite file instead of PostgreSQL")
     where.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN,
                        help=f"PostgreSQL server to create the database on (default {DEFAULT_PG_ADMIN})")
+    parser.add_argument("--name", help="name of the PostgreSQL database to create (default runyard_bench_<random>); "
+                        "it must not exist yet")
     parser.add_argument("--keep", action="store_true", help="keep the database (default: drop it at the end)")
     parser.add_argument("--manifest", type=Path,
                         help="write the manifest here (default with --keep: .bench/seed-<database>.json)")
@@ -640,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         database = f"sqlite:///{args.sqlite.resolve()}"
         label = args.sqlite.stem
     else:
-        name, database = create_pg_database(args.pg_admin_url)
+        name, database = create_pg_database(args.pg_admin_url, name=args.name)
         label = name
     try:
         manifest = seed(database, cfg)

@@ -81,7 +81,7 @@ UPDATES_TARGET = 1_500.0  # step updates per second
 CHAIN_TARGET_MS = 15.0
 ZENML_REQUIREMENTS = ["zenml[local,server]==0.98.*"]
 MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
-ZENML_DB_USER, ZENML_DB_PASSWORD = "runyard_zen_bench", "runyard-zen-bench"  # ZenML refuses a password-less URL
+ZENML_DB_PASSWORD = "runyard-zen-bench"  # ZenML refuses a password-less URL; the user is named after its database
 
 
 # ======================================================================================================
@@ -113,6 +113,7 @@ class Pass:
     server_cpu: float = 0.0  # CPU seconds of the server's processes during the pass
     db_cpu: float = 0.0  # CPU seconds of the database server's processes (machine-wide) during the pass
     load: float = 0.0  # 1-minute load average at the end
+    other_cores: float = 0.0  # cores busy with anything but the server and its database (load generator, others)
 
     @property
     def ops(self) -> int:
@@ -133,7 +134,8 @@ class Pass:
                 "p95_ms": round(self.pct(95), 2), "p99_ms": round(self.pct(99), 2),
                 "max_ms": round(max(self.latencies, default=0) * 1000, 2),
                 "server_cpu_ms_per_op": round(self.server_cpu * 1000 / ops, 3),
-                "db_cpu_ms_per_op": round(self.db_cpu * 1000 / ops, 3), "load1": round(self.load, 2)}
+                "db_cpu_ms_per_op": round(self.db_cpu * 1000 / ops, 3), "load1": round(self.load, 2),
+                "other_cores": round(self.other_cores, 2)}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -243,13 +245,16 @@ class LoadClient:
     def run(self, base: str, plan: Plan, duration: float, probe: CpuProbe | None = None) -> Pass:
         if probe:
             before = probe.sample()
+        busy0, t0 = machine_busy()
         result = self._wrk(base, plan, duration) if self.kind == "wrk" else asyncio.run(
             self._httpx(base, plan, duration))
+        busy1, t1 = machine_busy()
         if probe:
             after = probe.sample()
             result.server_cpu = probe.used(before[0], after[0])
             result.db_cpu = probe.used(before[1], after[1])
         result.load = os.getloadavg()[0]
+        result.other_cores = max(0.0, (busy1 - busy0 - result.server_cpu - result.db_cpu) / max(t1 - t0, 1e-9))
         return result
 
     # --- wrk ------------------------------------------------------------------------------------------
@@ -346,6 +351,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def machine_busy() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy (all cores, every process), and the monotonic time."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    busy = sum(ticks) - ticks[3] - ticks[4]  # user nice system [idle iowait] irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK"), time.monotonic()
 
 
 def _proc_cpu(pid: int) -> float:
@@ -724,21 +736,22 @@ def _mariadb(sql: str) -> str:
 
 
 def create_zenml_database() -> str:
+    """A new database and a user of the same name that may use only it (so runs side by side never share one)."""
     name = f"zenml_bench_{uuid.uuid4().hex[:8]}"
-    _mariadb(f"CREATE DATABASE {name}; CREATE USER IF NOT EXISTS '{ZENML_DB_USER}'@'%' IDENTIFIED BY "
-             f"'{ZENML_DB_PASSWORD}'; GRANT ALL PRIVILEGES ON {name}.* TO '{ZENML_DB_USER}'@'%';")
+    _mariadb(f"CREATE DATABASE {name}; CREATE USER IF NOT EXISTS '{name}'@'%' IDENTIFIED BY "
+             f"'{ZENML_DB_PASSWORD}'; GRANT ALL PRIVILEGES ON {name}.* TO '{name}'@'%';")
     return name
 
 
 def drop_zenml_database(name: str) -> None:
     """Drops the database and the user made for it (with its grants)."""
-    _mariadb(f"DROP DATABASE IF EXISTS {name}; DROP USER IF EXISTS '{ZENML_DB_USER}'@'%';")
+    _mariadb(f"DROP DATABASE IF EXISTS {name}; DROP USER IF EXISTS '{name}'@'%';")
 
 
 def zenml_env(work: Path, db: str) -> dict[str, str]:
     env = envs.clean_env()
     env.update(
-        ZENML_STORE_URL=f"mysql://{ZENML_DB_USER}:{ZENML_DB_PASSWORD}@{MARIADB_HOST}:{MARIADB_PORT}/{db}",
+        ZENML_STORE_URL=f"mysql://{db}:{ZENML_DB_PASSWORD}@{MARIADB_HOST}:{MARIADB_PORT}/{db}",
         ZENML_CONFIG_PATH=str(work / "zenml-config"), ZENML_ANALYTICS_OPT_IN="false",
         ZENML_LOGGING_VERBOSITY="WARN", ZENML_ENABLE_RICH_TRACEBACK="false", XDG_CONFIG_HOME=str(work / "xdg-config"),
         XDG_DATA_HOME=str(work / "xdg-data"), XDG_CACHE_HOME=str(work / "xdg-cache"),
@@ -921,9 +934,26 @@ def seed_zenml(work: Path, db: str, runs: int, steps_per_run: int, pipelines: li
         raise RuntimeError(f"seeding ZenML failed; see {work / 'zenml-seed.log'}")
     info = json.loads(out.stdout.strip().splitlines()[-1])
     info["seconds"] = round(time.perf_counter() - t0, 1)
+    info["big_run_steps"] = big_steps
+    (work / "zenml-seed.json").write_text(json.dumps({"db": db, "info": info}, indent=2))
     log(f"  ZenML seeded in {info['seconds']:.0f} s: {info['runs']:,} runs, {info['steps']:,} step runs "
         f"(real runs {info['real_runs_s']:.0f} s, the {big_steps}-step run {info['big_run_s']:.0f} s, "
         f"clones {info['clone_s']:.0f} s)")
+    return ZenmlSetup(db=db, python=py, env=env, repo=repo, info=info)
+
+
+def reuse_zenml(work: Path, path: Path, log: Callable[[str], None]) -> ZenmlSetup:
+    """A ZenML store seeded by an earlier ``--keep`` run, from the ``zenml-seed.json`` that run wrote."""
+    saved = json.loads(path.read_text())
+    db, info = saved["db"], saved["info"]
+    if not _mariadb(f"SHOW DATABASES LIKE '{db}'").strip():
+        raise RuntimeError(f"{path} names the MariaDB database {db}, which no longer exists")
+    py = zenml_server_python(log)
+    env = zenml_env(work, db)
+    repo = work / "zenml-repo"
+    repo.mkdir()
+    subprocess.run([str(py.parent / "zenml"), "init"], cwd=repo, env=env, capture_output=True, check=False)
+    log(f"ZenML: reusing {db} ({info['runs']:,} runs, {info['steps']:,} step runs, seeded in {info['seconds']:.0f} s)")
     return ZenmlSetup(db=db, python=py, env=env, repo=repo, info=info)
 
 
@@ -1009,9 +1039,11 @@ def report_scenario(report: Report, s: str, targets: list[Target], passes: dict[
                          f"{min(p.pct(95) for p in ps):.1f}", f"{med(lambda p: p.rate):,.0f}",
                          f"{med(lambda p: p.server_cpu * 1000 / max(p.ops, 1)):.1f}",
                          f"{med(lambda p: p.db_cpu * 1000 / max(p.ops, 1)):.1f}",
-                         str(sum(p.bad + p.errors for p in ps))])
+                         f"{med(lambda p: p.other_cores):.2f}", str(sum(p.bad + p.errors for p in ps))])
     report.table(["target", "users", "ops", "p50 / p95 / p99 ms (median of rounds)", "p95 min", "ops/s",
-                  "server CPU ms/op", "DB CPU ms/op", "non-2xx"], rows)
+                  "server CPU ms/op", "DB CPU ms/op", "other CPU (cores)", "non-2xx"], rows)
+    report("other CPU: cores of the 2 busy with anything but the measured server and its database during the "
+           "pass (the load generator, and other people's work on this shared machine).  ")
     main_target = next(t for t in targets if t.key == "runyard")
     full = passes[(s, "runyard", 1)]
     p95 = statistics.median(p.pct(95) for p in full)
@@ -1047,9 +1079,14 @@ def report_updates(report: Report, created: Pass, updated: Pass, check: dict[str
     for name, p in (("POST /steps (pending)", created), ("PATCH /steps/{id} (running, completed)", updated)):
         rows.append([name, f"{p.ops:,}", f"{p.pct(50):.1f} / {p.pct(95):.1f} / {p.pct(99):.1f}",
                      f"{p.rate:,.0f}", f"{p.server_cpu * 1000 / max(p.ops, 1):.2f}",
-                     f"{p.db_cpu * 1000 / max(p.ops, 1):.2f}", str(p.bad + p.errors)])
+                     f"{p.db_cpu * 1000 / max(p.ops, 1):.2f}", f"{p.other_cores:.2f}", str(p.bad + p.errors)])
     report.table(["request", "requests", "p50 / p95 / p99 ms", "per s", "server CPU ms/req",
-                  "PostgreSQL CPU ms/req", "non-2xx"], rows)
+                  "PostgreSQL CPU ms/req", "other CPU (cores)", "non-2xx"], rows)
+    per_update = (updated.server_cpu + updated.db_cpu) / max(updated.ops, 1)
+    if per_update > 0:
+        report(f"CPU bound: at {per_update * 1000:.2f} ms of server + PostgreSQL CPU per update, {os.cpu_count()} idle "
+               f"cores could serve at most ~{(os.cpu_count() or 1) / per_update:,.0f} updates/s (the load generator's "
+               "own CPU not counted).  ")
     ok = updated.rate >= UPDATES_TARGET and updated.bad + updated.errors == 0
     report(f"Completed step runs read back: {check['completed_in_db']:,} of {check['steps']:,}.  ")
     report(f"Target: >= {UPDATES_TARGET:,.0f} updates/s: {updated.rate:,.0f}/s -> **{_verdict(ok)}**  ")
@@ -1104,6 +1141,9 @@ def main(argv: list[str] | None = None) -> int:
     zen.add_argument("--zenml-runs", type=int, default=10_000, help="runs in ZenML's store (default 10,000)")
     zen.add_argument("--zenml-big-run-steps", type=int, default=1_000,
                      help="steps of ZenML's big run, run for real (default 1,000)")
+    zen.add_argument("--zenml-seed", type=Path, metavar="JSON",
+                     help="reuse the ZenML store an earlier run kept (--keep): the zenml-seed.json it wrote in "
+                     ".bench/server/<stamp>/")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     if args.client == "auto":
@@ -1152,10 +1192,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.zenml and only & {"a", "b", "c"}:
             try:
                 names = [p["name"] for p in sorted(manifest["pipelines"], key=lambda p: -p["runs"])]
-                zdb = create_zenml_database()
-                if not args.keep:
-                    cleanup.append(functools.partial(drop_zenml_database, zdb))
-                z = seed_zenml(work, zdb, args.zenml_runs, args.steps_per_run, names, args.zenml_big_run_steps, report)
+                if args.zenml_seed:
+                    z = reuse_zenml(work, args.zenml_seed, report)
+                    args.zenml_big_run_steps = z.info["big_run_steps"]
+                else:
+                    zdb = create_zenml_database()
+                    if not args.keep:
+                        cleanup.append(functools.partial(drop_zenml_database, zdb))
+                    z = seed_zenml(work, zdb, args.zenml_runs, args.steps_per_run, names, args.zenml_big_run_steps,
+                                   report)
                 results["zenml_seed"] = z.info
                 zs = start_zenml(z, args.workers, work, args.plain_uvicorn)
                 servers.append(zs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +35,30 @@ class ReadSchema(BaseModel):
     """Base of every response model; built straight from ORM rows."""
 
     model_config = ConfigDict(from_attributes=True, frozen=True, defer_build=True)
+
+    @classmethod
+    def trusted(cls, **values: Any) -> Self:
+        """An instance from values the server read from its own database, every field given, not validated.
+
+        What ``model_construct`` does for a complete set of values, in a quarter of its time (it also looks
+        for defaults, aliases and extras): a page of 500 step runs builds 1,500 models. A missing or unknown
+        field is a ``TypeError``; a test compares the result with a validated instance.
+        """
+        fields = cls.__pydantic_fields__  # what ``model_fields`` returns, without its property call
+        try:  # in declaration order: the JSON answer lists the fields in the order of ``__dict__``
+            ordered = {name: values[name] for name in fields}
+        except KeyError:
+            ordered = {}
+        if len(ordered) != len(values):
+            raise TypeError(f"{cls.__name__}.trusted() needs every field and no other: missing "
+                            f"{sorted(set(fields) - set(values))}, unknown {sorted(set(values) - set(fields))}")
+        obj = cls.__new__(cls)
+        setattr_ = object.__setattr__  # the models are frozen
+        setattr_(obj, "__dict__", ordered)
+        setattr_(obj, "__pydantic_fields_set__", set(fields))
+        setattr_(obj, "__pydantic_extra__", None)
+        setattr_(obj, "__pydantic_private__", None)
+        return obj
 
 
 class Entity(ReadSchema):

@@ -102,3 +102,14 @@ def test_cache_lookup_hit_and_miss(client: TestClient, make: Any) -> None:
                        json={"cache_key": "k2", "invocation_id": "train", "pipeline_id": pipeline_id})
     assert miss.status_code == 200
     assert miss.json()["hit"] is None and miss.json()["previous_parts"] == {"source": "s1"}
+
+
+def test_a_refused_write_is_rolled_back_before_the_answer(client: TestClient, make: Any, db: Any) -> None:
+    """The session dependency hands the route's exception to the rollback, which runs (and returns the
+    connection to the pool) before the error response is sent, not later when a generator is collected."""
+    run = make.run()
+    step = make.step(run["id"], "load")
+    assert client.patch(f"/api/v1/steps/{step['id']}", json={"status": "completed"}).status_code == 200
+    refused = client.patch(f"/api/v1/steps/{step['id']}", json={"status": "running"})
+    assert refused.status_code == 409 and refused.json()["error"] == "invalid_transition"
+    assert db.write_engine.pool.checkedout() == 0

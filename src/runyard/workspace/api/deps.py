@@ -14,13 +14,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, Protocol
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from runyard.exceptions import PermissionDenied
 from runyard.schemas.base import DEFAULT_PROJECT, PROJECT_PATTERN
@@ -51,21 +53,38 @@ class DatabaseHandle:
         return self._db
 
 
-def database(request: Request) -> Database:
+# The dependencies below are ``async`` where they do no I/O: FastAPI runs a sync dependency in the thread
+# pool, a hand-off there and back on every request (three fewer took ~15% off a step update's server CPU).
+async def database(request: Request) -> Database:
     handle: DatabaseHandle = request.app.state.database
-    return handle.get()
+    db = handle.peek()
+    return db if db is not None else await run_in_threadpool(handle.get)  # opening it connects and migrates
 
 
 DatabaseDep = Annotated[Database, Depends(database)]
 
 
-def _read_session(db: DatabaseDep) -> Iterator[Session]:
-    with db.session(write=False) as session:
+@contextlib.asynccontextmanager
+async def _session(db: Database, *, write: bool) -> AsyncIterator[Session]:
+    """Opening a session only builds objects (it connects on its first statement); closing it commits or
+    rolls back, which talks to the database, so that half runs in the thread pool."""
+    transaction = db.session(write=write)
+    session = transaction.__enter__()
+    try:
+        yield session
+    except BaseException as exc:
+        await run_in_threadpool(transaction.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    await run_in_threadpool(transaction.__exit__, None, None, None)
+
+
+async def _read_session(db: DatabaseDep) -> AsyncIterator[Session]:
+    async with _session(db, write=False) as session:  # a route's exception reaches the rollback
         yield session
 
 
-def _write_session(db: DatabaseDep) -> Iterator[Session]:
-    with db.session(write=True) as session:
+async def _write_session(db: DatabaseDep) -> AsyncIterator[Session]:
+    async with _session(db, write=True) as session:
         yield session
 
 
@@ -102,13 +121,13 @@ class Authenticator(Protocol):
     ) -> Principal: ...
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """Identifies the caller: with auth configured, from the bearer token or API key (401 without one);
     otherwise the local single user (and `runyard up` then refuses to listen beyond loopback)."""
     authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
     if authenticator is None:
         return LOCAL_PRINCIPAL
-    return authenticator.principal(request)
+    return await run_in_threadpool(authenticator.principal, request)  # may read the database or exchange a key
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -8,9 +8,10 @@ writers queue on the lock instead of failing with "database is locked" on lock u
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,25 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_ms: int) -> Engine
     return engine
 
 
+#: The C scanner ``json.loads`` ends in, without its per-call set-up (``scan_once`` is not in typeshed).
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def load_json(data: str | bytes) -> Any:
+    """``json.loads`` for the JSON columns the database hands back, ~3x faster on their small documents.
+
+    ``json.loads`` of bytes first sniffs their encoding and wraps the scanner in Python calls: ~10 us for a
+    ``{}``, which a page of 500 step runs pays ~2,500 times. Whatever the fast path cannot take whole (white
+    space around the document, trailing text, invalid JSON) goes to ``json.loads``, which parses or raises.
+    """
+    text = data if isinstance(data, str) else bytes(data).decode()
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 class Database:
     """A workspace database: one engine for reads and one for writes (the same one off SQLite)."""
 
@@ -54,7 +74,8 @@ class Database:
             # every connection is kept (no overflow): a pool smaller than the server's concurrency closes each
             # connection above its size when it is returned, so under load every request past the 5th opened a
             # new PostgreSQL connection (1,400 in 35 s of 16 concurrent runners; p99 +50%)
-            self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+            self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True,
+                                              json_deserializer=load_json)
             self.read_engine = self.write_engine
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)

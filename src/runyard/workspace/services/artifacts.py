@@ -183,7 +183,7 @@ VERSION_COLUMNS = [
 
 def version_read(row: Any) -> ArtifactVersionRead:
     """An artifact version from a Core row of :data:`VERSION_COLUMNS`."""
-    return ArtifactVersionRead(
+    return ArtifactVersionRead.trusted(  # read back from our own rows
         id=row.id,
         created=row.created,
         artifact_id=row.artifact_id,
@@ -205,7 +205,7 @@ def to_reads(session: Session, rows: list[ArtifactVersionRow]) -> list[ArtifactV
 
 
 def to_read(session: Session, row: ArtifactVersionRow) -> ArtifactVersionRead:
-    return ArtifactVersionRead.model_construct(  # trusted: read back from our own rows
+    return ArtifactVersionRead.trusted(  # read back from our own rows
         id=row.id,
         created=row.created,
         artifact_id=row.artifact_id,

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Uuid, and_, any_, bindparam, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import Conflict, NotFound
@@ -55,13 +57,16 @@ _LOCK_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid")).with_for_u
 _UPDATE_STEP = update(t.step_runs).where(_sr.id == bindparam("sid"))
 _OUTPUT_NAMES = select(t.edges.c.name).where(t.edges.c.step_run_id == bindparam("sid"), t.edges.c.kind == "output")
 _GET_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid"), _sr.project == bindparam("project"))
-_EDGES_OF = (
+_EDGES = (
     # the edge's name is labelled: the artifact's own ``name`` (in VERSION_COLUMNS) must not be shadowed
     select(t.edges.c.step_run_id, t.edges.c.kind, t.edges.c.name.label("edge_name"), *VERSION_COLUMNS)
     .join(t.artifact_versions, t.artifact_versions.c.id == t.edges.c.artifact_version_id)
     .join(t.artifacts, t.artifacts.c.id == t.artifact_versions.c.artifact_id)
-    .where(t.edges.c.step_run_id.in_(bindparam("ids", expanding=True)))
 )
+_EDGES_OF = _EDGES.where(t.edges.c.step_run_id.in_(bindparam("ids", expanding=True)))
+# PostgreSQL: the ids as one array parameter. ``IN`` expands to one placeholder per id, and a page of 500
+# step runs then costs more to render and parse (every time: the statement is too long to cache) than to run.
+_EDGES_OF_ARRAY = _EDGES.where(t.edges.c.step_run_id == any_(bindparam("ids", type_=ARRAY(Uuid))))
 
 
 def create_step_run(session: Session, *, step: StepRunCreate, project: str = DEFAULT_PROJECT) -> StepRunRead:
@@ -201,7 +206,7 @@ def list_step_runs(
     if filter.cursor:
         created, row_id = decode_cursor(filter.cursor)
         stmt = stmt.where(or_(c.created < created, and_(c.created == created, c.id < row_id)))
-    rows = list(session.execute(stmt.order_by(c.created.desc(), c.id.desc()).limit(filter.limit + 1)))
+    rows = session.execute(stmt.order_by(c.created.desc(), c.id.desc()).limit(filter.limit + 1)).all()
     cursor = None
     if len(rows) > filter.limit:
         rows = rows[: filter.limit]
@@ -244,12 +249,14 @@ class _Row:
         self.__dict__.update(values)
 
 
-def reads_from_rows(session: Session, rows: list[Any]) -> list[StepRunRead]:
+def reads_from_rows(session: Session, rows: Sequence[Any]) -> list[StepRunRead]:
     """Builds step runs with one more query for all their artifacts, however many steps (no N+1)."""
     if not rows:
         return []
     ids = [r.id for r in rows]
-    edge_rows = session.connection().execute(_EDGES_OF, {"ids": ids})
+    conn = session.connection()
+    stmt = _EDGES_OF_ARRAY if conn.dialect.name == "postgresql" else _EDGES_OF
+    edge_rows = conn.execute(stmt, {"ids": ids}).all()  # one fetch, not one per row
     cache: dict[uuid.UUID, ArtifactVersionRead] = {}
     ins: dict[uuid.UUID, dict[str, ArtifactVersionRead]] = defaultdict(dict)
     outs: dict[uuid.UUID, dict[str, ArtifactVersionRead]] = defaultdict(dict)
@@ -259,7 +266,7 @@ def reads_from_rows(session: Session, rows: list[Any]) -> list[StepRunRead]:
             read = cache[e.id] = version_read(e)
         (ins if e.kind == "input" else outs)[e.step_run_id][e.edge_name] = read
     return [
-        StepRunRead.model_construct(  # trusted: our own rows; validation would only cost time
+        StepRunRead.trusted(  # our own rows; validation would only cost time
             id=r.id,
             created=r.created,
             run_id=r.run_id,
