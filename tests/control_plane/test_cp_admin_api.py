@@ -13,7 +13,7 @@ from sqlalchemy import select
 from runyard.control_plane.api.app import create_control_plane_app
 from runyard.control_plane.api.deps import Require
 from runyard.control_plane.core import ControlPlane
-from runyard.control_plane.db.models import ApiKeyRow, AuditEventRow, GrantRow, ServiceAccountRow
+from runyard.control_plane.db.models import ApiKeyRow, AuditEventRow, GrantRow, ProjectRow, ServiceAccountRow
 
 #: operationId -> what the route demands: a permission (``Require``), ``member`` (any member; finer checks in
 #: the service layer), ``caller`` (any authenticated caller) or ``public``. Hand-written: a new route without
@@ -121,11 +121,17 @@ def test_user_show_lists_teams_and_grants(world: World, client: TestClient) -> N
 def test_projects_delete_with_their_grants(world: World, client: TestClient) -> None:
     admin = _as(world, "admin")
     path = "/api/v1/orgs/acme/workspaces/ws-a/projects/p1"
+    with world.cp.db.session(write=False) as s:
+        p1 = s.scalars(select(ProjectRow.id).where(ProjectRow.name == "p1")).one()
+        others = s.scalars(select(GrantRow.id).where(GrantRow.scope_type == "project", GrantRow.scope_id != p1)).all()
+        assert s.scalars(select(GrantRow).where(GrantRow.scope_id == p1)).all() != []
     assert client.delete(path, headers=_as(world, "viewer")).status_code == 403
     assert client.delete(path, headers=admin).status_code == 204
     assert client.delete(path, headers=admin).status_code == 404
     with world.cp.db.session(write=False) as s:
-        assert s.scalars(select(GrantRow).where(GrantRow.scope_type == "project")).all() == []
+        assert s.scalars(select(GrantRow).where(GrantRow.scope_id == p1)).all() == []
+        # another project's grants stay
+        assert s.scalars(select(GrantRow.id).where(GrantRow.scope_type == "project")).all() == others
 
 
 def test_roles_delete_custom_unused_only(world: World, client: TestClient) -> None:

@@ -147,8 +147,14 @@ def _tokens(world: World, client: TestClient) -> dict[str, str | None]:
     return tokens
 
 
+#: Resources of the whole workspace, not of a project: a grant on one project never reaches them.
+WORKSPACE_WIDE = ("secrets:",)
+
+
 def _expected(who: str, permission: str) -> bool:
     if who in BROKEN or who in ("other_workspace", "project", "other_project", "other_project_in_p1"):
+        return False
+    if who == "project_in_p1" and permission.startswith(WORKSPACE_WIDE):
         return False
     role = {"service_account": "developer", "project_in_p1": "developer", "viewer_in_p1": "viewer"}.get(who, who)
     return allows(BUILTIN_ROLES[role], permission)
