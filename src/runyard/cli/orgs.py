@@ -14,7 +14,8 @@ from runyard.cli.output import OutputFormat, OutputOption, console, friendly_err
 org_app = typer.Typer(help="Organizations: list, create (superusers), show.\n\nExample: runyard org show --org acme",
                       no_args_is_help=True)
 project_app = typer.Typer(
-    help="Projects of a workspace: list, create, delete.\n\nExample: runyard project create churn --workspace default",
+    help="Projects of a workspace: list, create, delete; `use` picks the one this client works in.\n\n"
+    "Example: runyard project create churn --workspace default && runyard project use churn",
     no_args_is_help=True)
 
 WorkspaceOption = typer.Option("default", "--workspace", "-w", envvar="RUNYARD_WORKSPACE",
@@ -136,3 +137,21 @@ def project_delete(name: str = typer.Argument(...), workspace: str = WorkspaceOp
         request("DELETE", _projects(org, workspace, f"/{quoted(name)}"),
                 not_found_hint="`runyard project list` shows the projects.")
         console.print(f"Deleted project {workspace}/{name}.")
+
+
+@project_app.command("use", help="Work in this project from now on (pipelines, runs, artifacts and stacks of this "
+                     "client); kept in RUNYARD_HOME/client.json. RUNYARD_PROJECT overrides it.\n\n"
+                     "Example: runyard project use churn   (back: runyard project use default)")
+def project_use(name: str = typer.Argument(..., help="The project's name, e.g. churn; `default` goes back.")) -> None:
+    from runyard.client.config import ClientConfig, checked_project
+    from runyard.schemas.base import DEFAULT_PROJECT
+    from runyard.settings import get_settings
+
+    with friendly_errors():
+        config = ClientConfig.load()
+        config.project = None if checked_project(name) == DEFAULT_PROJECT else name
+        config.save()
+        console.print(f"This client now works in project [bold]{name}[/bold].")
+        env = get_settings().project
+        if env and env != name:
+            console.print(f"[yellow]Note: RUNYARD_PROJECT={env} is set and wins over this choice.[/yellow]")
