@@ -226,9 +226,11 @@
       button.disabled = true;
       note.hidden = true;
       const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
+      const project = document.querySelector('meta[name="runyard-project"]')?.content || "default";
       try {
         const response = await fetch(`/api/v1/runs/${runId}/cancel`, {
-          method: "POST", credentials: "same-origin", headers: { Accept: "application/json", "X-CSRF-Token": token },
+          method: "POST", credentials: "same-origin",
+          headers: { Accept: "application/json", "X-CSRF-Token": token, "X-Runyard-Project": project },
         });
         const body = await response.json().catch(() => ({}));
         if (!response.ok) throw new Error(body.message || "HTTP " + response.status);
