@@ -157,6 +157,18 @@ def test_the_project_switcher_moves_every_page_to_that_project(tab: Tab, served:
     tab.goto("/runs?project=default")
     assert page.locator(f'tr[data-run-id="{served.ws.first}"]').count() == 1
 
+    # two tabs: this one stays on a run of default while the other switches to p9; its feeds (the step
+    # panel's fetch) name the page's project, so they keep working and do not move the other tab's cookie
+    tab.goto(f"/runs/{served.ws.first}")
+    other = tab.context.new_page()
+    other.goto(f"{served.url}/runs?project=p9")
+    page.locator('#run-graph [data-node="load_table"]').click()
+    page.wait_for_selector("#step-title:text('load_table')")
+    page.locator(f".logs-lines >> text={LOG_LINE}").wait_for()  # the API's logs, in the page's project
+    other.goto(f"{served.url}/runs")
+    assert other.locator("form.project-switch input[name=project]").input_value() == "p9"
+    other.close()
+
 
 def test_timeline_and_table_views(tab: Tab, served: Served) -> None:
     page = tab.goto(f"/runs/{served.ws.failed}")

@@ -122,6 +122,16 @@ def test_a_project_user_uses_the_dashboard_in_its_project_and_the_cookie_keeps_i
     for path in ("/", "/pipelines", "/pipelines/training", "/artifacts", "/stacks", "/components"):
         assert ws_client.get(path, headers=me).status_code == 200, path
 
+    # a script's fetch names its page's project and is answered there, but never moves the cookie
+    fetched = ws_client.get(f"/runs/{run['id']}/status.json?project=p1", headers={**me, "Sec-Fetch-Mode": "cors"})
+    assert fetched.status_code == 200 and _project_cookie(fetched) is None
+    ws_client.cookies.clear()
+    ws_client.cookies.set("runyard_project", "p2")  # another tab switched to p2 meanwhile
+    fetched = ws_client.get(f"/runs/{run['id']}/graph.json?project=p1", headers={**me, "Sec-Fetch-Mode": "cors"})
+    assert fetched.status_code == 200 and _project_cookie(fetched) is None
+    ws_client.cookies.clear()
+    ws_client.cookies.set("runyard_project", "p1")
+
     # the default project stays closed to it, and the refusal does not move the cookie
     refused = ws_client.get("/runs?project=default", headers=me)
     assert refused.status_code == 403 and _project_cookie(refused) is None

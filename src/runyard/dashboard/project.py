@@ -45,10 +45,13 @@ DashboardProject = Annotated[str, Depends(dashboard_project)]
 
 
 def remember(request: Request, response: Response) -> None:
-    """Sets the project cookie after a page named a new project and was shown (not after a refusal, so a
-    403 for a project never locks the browser out of the one it was in)."""
+    """Sets the project cookie after a page named a new project and was shown: not after a refusal (a 403
+    for a project never locks the browser out of the one it was in), and not for a script's fetch (the
+    pages' feeds name their page's project, so a tab that stayed in p1 cannot move another tab's cookie)."""
     project = getattr(request.state, "remember_project", None)
     if project is None or response.status_code >= 400:
+        return
+    if request.headers.get("sec-fetch-mode", "navigate") != "navigate":  # browsers send it; curl does not
         return
     response.set_cookie(PROJECT_COOKIE, project, httponly=True, samesite="lax", path="/",
                         secure=request.url.scheme == "https")
@@ -60,9 +63,8 @@ class DashboardAuthorize(Authorize):
     async def __call__(
         self, request: Request, principal: CurrentPrincipal, project: DashboardProject
     ) -> Principal:
-        allowed = await self.check(request, principal, project)
-        request.state.dashboard_principal = allowed
-        return allowed
+        request.state.dashboard_principal = principal  # a refusal's page still offers the caller's projects
+        return await self.check(request, principal, project)
 
 
 def project_choices(request: Request) -> list[str]:
