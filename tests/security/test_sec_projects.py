@@ -135,6 +135,7 @@ def test_a_project_user_uses_the_dashboard_in_its_project_and_the_cookie_keeps_i
     # the default project stays closed to it, and the refusal does not move the cookie
     refused = ws_client.get("/runs?project=default", headers=me)
     assert refused.status_code == 403 and _project_cookie(refused) is None
+    assert '<option value="p1">' in refused.text  # the refusal page's switcher offers the caller's project
     assert ws_client.get("/runs", headers=me).status_code == 200
     ws_client.cookies.clear()
     assert ws_client.get("/runs", headers=me).status_code == 403  # no cookie, no parameter: default
