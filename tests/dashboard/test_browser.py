@@ -138,6 +138,38 @@ def test_dataframe_preview_and_a_step_log_line(tab: Tab, served: Served) -> None
     tab.shot("artifact-table")
 
 
+def test_the_project_switcher_moves_every_page_to_that_project(tab: Tab, served: Served) -> None:
+    page = tab.goto("/runs")
+    switch = page.locator("form.project-switch input[name=project]")
+    assert switch.input_value() == "default" and page.locator(f'tr[data-run-id="{served.ws.first}"]').count() == 1
+    switch.fill("p9")
+    page.locator("form.project-switch button").click()
+    page.wait_for_url(re.compile(r"/runs\?project=p9$"))
+    assert page.locator("tr[data-run-id]").count() == 0  # p9 holds no run
+    tab.shot("project-switch", full=False)
+    page.locator('#nav a[href="/pipelines"]').click()  # a plain link: the cookie keeps p9
+    page.wait_for_url(re.compile(r"/pipelines$"))
+    assert page.locator("form.project-switch input[name=project]").input_value() == "p9"
+    assert "weather" not in page.locator("main").inner_text()
+    response = page.goto(f"{served.url}/runs/{served.ws.first}")
+    assert response is not None and response.status == 404  # default's run, asked for in p9
+    tab.errors = [e for e in tab.errors if "status of 404" not in e]  # the browser logs that 404: expected
+    tab.goto("/runs?project=default")
+    assert page.locator(f'tr[data-run-id="{served.ws.first}"]').count() == 1
+
+    # two tabs: this one stays on a run of default while the other switches to p9; its feeds (the step
+    # panel's fetch) name the page's project, so they keep working and do not move the other tab's cookie
+    tab.goto(f"/runs/{served.ws.first}")
+    other = tab.context.new_page()
+    other.goto(f"{served.url}/runs?project=p9")
+    page.locator('#run-graph [data-node="load_table"]').click()
+    page.wait_for_selector("#step-title:text('load_table')")
+    page.locator(f".logs-lines >> text={LOG_LINE}").wait_for()  # the API's logs, in the page's project
+    other.goto(f"{served.url}/runs")
+    assert other.locator("form.project-switch input[name=project]").input_value() == "p9"
+    other.close()
+
+
 def test_timeline_and_table_views(tab: Tab, served: Served) -> None:
     page = tab.goto(f"/runs/{served.ws.failed}")
     page.locator('.tabs [data-view="timeline"]').click()

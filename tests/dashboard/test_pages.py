@@ -258,3 +258,21 @@ def test_unknown_ids_get_friendly_not_found_pages(client: TestClient, filled: Fi
     bad = client.get("/runs", params={"status": "sleeping"})
     assert bad.status_code == 400 and "There is no run status 'sleeping'" in text_of(bad.text)
     assert client.get("/runs", params={"cursor": "garbage!"}).status_code == 400
+
+
+def test_local_mode_shows_the_default_project_unless_the_address_names_another(
+    client: TestClient, filled: Filled
+) -> None:
+    """Without authentication the local user may read every project; no parameter and no cookie is default."""
+    plain = client.get("/runs")
+    assert plain.status_code == 200 and f'data-run-id="{filled.first}"' in plain.text
+    assert '<meta name="runyard-project" content="default">' in plain.text
+    assert 'name="project" value="default"' in plain.text  # the header's switcher
+    assert not [c for c in plain.headers.get_list("set-cookie") if c.startswith("runyard_project=")]
+
+    elsewhere = client.get("/runs?project=p9")  # a project with nothing in it: an empty list, not an error
+    assert elsewhere.status_code == 200 and "data-run-id=" not in elsewhere.text
+    assert client.get(f"/runs/{filled.first}").status_code == 404  # the cookie keeps p9; the run is default's
+    assert client.get("/pipelines/weather").status_code == 404
+    back = client.get(f"/runs/{filled.first}?project=default")
+    assert back.status_code == 200 and run_name(client, filled.first) in back.text

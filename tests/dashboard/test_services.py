@@ -81,11 +81,15 @@ def test_active_runs_and_failures_newest_first(database_url: str) -> None:
         failed = [build.run(RunStatus.FAILED) for _ in range(3)]
         newest_running = build.run(RunStatus.RUNNING)
     with db.session(write=False) as session:
-        assert [r.id for r in dashboard.active_runs(session)] == [newest_running, running]
-        assert [r.id for r in dashboard.recent_failures(session, limit=2)] == failed[::-1][:2]
-        statuses = dashboard.run_statuses(session, run_ids=[running, failed[0], uuid.uuid4()])
+        assert [r.id for r in dashboard.active_runs(session, project="default")] == [newest_running, running]
+        assert [r.id for r in dashboard.recent_failures(session, project="default", limit=2)] == failed[::-1][:2]
+        statuses = dashboard.run_statuses(session, run_ids=[running, failed[0], uuid.uuid4()], project="default")
         assert statuses[running][0] == RunStatus.RUNNING and statuses[running][1] is None
         assert statuses[failed[0]][0] == RunStatus.FAILED and len(statuses) == 2
+        # another project's view holds none of them: not active, not failed, no status to poll
+        assert dashboard.active_runs(session, project="p1") == []
+        assert dashboard.recent_failures(session, project="p1") == []
+        assert dashboard.run_statuses(session, run_ids=[running, failed[0]], project="p1") == {}
 
 
 def test_step_briefs_specs_and_lineage_steps(database_url: str) -> None:

@@ -27,9 +27,9 @@ from starlette.responses import HTMLResponse, Response
 
 from runyard import __version__
 from runyard.control_plane.csrf import CSRF_COOKIE
+from runyard.dashboard.project import DashboardAuthorize, DashboardProject, project_choices, remember
 from runyard.exceptions import InvalidInput, NotFound, PermissionDenied, RunyardError, Unauthenticated
-from runyard.schemas.base import DEFAULT_PROJECT
-from runyard.workspace.api.deps import Authorize, Principal
+from runyard.workspace.api.deps import Principal
 
 logger = logging.getLogger("runyard.dashboard")
 
@@ -54,13 +54,15 @@ _COMMON_HEADERS = {
 }
 
 # Each page declares the read permission of the resource it shows, exactly as the API routes do, so
-# the control-plane issue can lock the dashboard down by changing the principal and nothing else. Pages
-# show the default project only (their queries do not take another yet), so that is the scope checked,
-# whatever project header a request carries.
-CanReadRuns = Annotated[Principal, Depends(Authorize("runs:read", project=DEFAULT_PROJECT))]
-CanReadPipelines = Annotated[Principal, Depends(Authorize("pipelines:read", project=DEFAULT_PROJECT))]
-CanReadArtifacts = Annotated[Principal, Depends(Authorize("artifacts:read", project=DEFAULT_PROJECT))]
-CanReadStacks = Annotated[Principal, Depends(Authorize("stacks:read", project=DEFAULT_PROJECT))]
+# the same grants open the same data. The scope checked is the page's project (``?project=``, else the
+# cookie, else ``default``: ``dashboard/project.py``), never the API's header; the page passes that same
+# ``PageProject`` to its services.
+CanReadRuns = Annotated[Principal, Depends(DashboardAuthorize("runs:read"))]
+CanReadPipelines = Annotated[Principal, Depends(DashboardAuthorize("pipelines:read"))]
+CanReadArtifacts = Annotated[Principal, Depends(DashboardAuthorize("artifacts:read"))]
+CanReadStacks = Annotated[Principal, Depends(DashboardAuthorize("stacks:read"))]
+#: The project a page shows, resolved once per request (the permission check above uses the same value).
+PageProject = DashboardProject
 
 
 def secure(response: Response, *, csp: str = PAGE_CSP, framable: bool = False) -> Response:
@@ -98,6 +100,7 @@ class PageRoute(APIRoute):
                 response = error_page(request, RunyardError(
                     f"This page failed unexpectedly (request {request_id}).",
                     hint="Reload it; if it persists, report it with the request id."), status=500)
+            remember(request, response)
             return secure(response)
 
         return page_handler
@@ -153,7 +156,10 @@ def error_page(request: Request, exc: RunyardError, *, status: int | None = None
 
 def render(request: Request, template: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
     csrf, fresh = csrf_token(request)
-    html = environment().get_template(template).render(request=request, csrf_token=csrf, **context)
+    project = getattr(request.state, "dashboard_project", None)  # None on pages of no project (settings)
+    choices = project_choices(request) if project is not None else []
+    html = environment().get_template(template).render(request=request, csrf_token=csrf, project=project,
+                                                       project_choices=choices, **context)
     response = HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
     if fresh:
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/",

@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from runyard.artifacts.stores.base import ArtifactStore
 from runyard.dashboard import previews
-from runyard.dashboard.web import SANDBOX_CSP, CanReadArtifacts, page_router, parse_id, render, secure
+from runyard.dashboard.web import SANDBOX_CSP, CanReadArtifacts, PageProject, page_router, parse_id, render, secure
 from runyard.exceptions import NotFound
 from runyard.schemas.artifacts import ArtifactVersionFilter, ArtifactVersionRead
 from runyard.schemas.base import PageRequest
@@ -33,18 +33,19 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
 @router.get("/artifacts")
-def list_artifacts(request: Request, principal: CanReadArtifacts, session: ReadSession,
+def list_artifacts(request: Request, principal: CanReadArtifacts, session: ReadSession, project: PageProject,
                    cursor: str = "") -> HTMLResponse:
-    page = artifacts_service.list_artifacts(session, page=PageRequest(limit=PAGE_SIZE, cursor=cursor or None))
+    page = artifacts_service.list_artifacts(session, page=PageRequest(limit=PAGE_SIZE, cursor=cursor or None),
+                                            project=project)
     return render(request, "artifacts.html", {"title": "Artifacts", "nav": "artifacts", "artifacts": page.items,
                                               "next_cursor": page.next_cursor, "cursor": cursor})
 
 
 @router.get("/artifacts/{name:path}")
-def artifact_versions(request: Request, principal: CanReadArtifacts, session: ReadSession, name: str,
-                      cursor: str = "") -> HTMLResponse:
+def artifact_versions(request: Request, principal: CanReadArtifacts, session: ReadSession, project: PageProject,
+                      name: str, cursor: str = "") -> HTMLResponse:
     page = artifacts_service.list_artifact_versions(
-        session, filter=ArtifactVersionFilter(name=name, limit=PAGE_SIZE, cursor=cursor or None)
+        session, filter=ArtifactVersionFilter(name=name, limit=PAGE_SIZE, cursor=cursor or None), project=project
     )
     if not page.items and not cursor:
         raise NotFound(f"There is no artifact named {name!r}.", hint="See the artifacts list for the names stored.")
@@ -57,10 +58,10 @@ def artifact_versions(request: Request, principal: CanReadArtifacts, session: Re
 
 
 @router.get("/artifact-versions/{version_id}")
-def version_page(request: Request, principal: CanReadArtifacts, session: ReadSession,
+def version_page(request: Request, principal: CanReadArtifacts, session: ReadSession, project: PageProject,
                  version_id: str) -> HTMLResponse:
-    version = _version(session, version_id)
-    lineage = artifacts_service.get_lineage(session, version_id=version.id)
+    version = _version(session, version_id, project)
+    lineage = artifacts_service.get_lineage(session, version_id=version.id, project=project)
     around = [e.step_run_id for e in ([lineage.producer] if lineage.producer else []) + lineage.consumers]
     steps = {s.id: s for s in dashboard.lineage_steps(session, step_run_ids=around)}
     preview = previews.preview(version, _store(session, version))
@@ -72,10 +73,11 @@ def version_page(request: Request, principal: CanReadArtifacts, session: ReadSes
 
 
 @router.get("/artifact-versions/{version_id}/lineage.json")
-def lineage_graph(principal: CanReadArtifacts, session: ReadSession, version_id: str) -> JSONResponse:
+def lineage_graph(principal: CanReadArtifacts, session: ReadSession, project: PageProject,
+                  version_id: str) -> JSONResponse:
     """Nodes and edges around one version: producer's inputs -> producer -> version -> consumers -> outputs."""
-    version = _version(session, version_id)
-    lineage = artifacts_service.get_lineage(session, version_id=version.id)
+    version = _version(session, version_id, project)
+    lineage = artifacts_service.get_lineage(session, version_id=version.id, project=project)
     around = [e.step_run_id for e in ([lineage.producer] if lineage.producer else []) + lineage.consumers]
     nodes: dict[str, dict[str, Any]] = {}
     edges: list[tuple[str, str]] = []
@@ -100,8 +102,9 @@ def lineage_graph(principal: CanReadArtifacts, session: ReadSession, version_id:
 
 
 @router.get("/artifact-versions/{version_id}/image")
-def version_image(principal: CanReadArtifacts, session: ReadSession, version_id: str) -> Response:
-    version = _version(session, version_id)
+def version_image(principal: CanReadArtifacts, session: ReadSession, project: PageProject,
+                  version_id: str) -> Response:
+    version = _version(session, version_id, project)
     store = _store(session, version)
     found = previews.image_file(version, store)
     if found is None:
@@ -116,9 +119,10 @@ def version_image(principal: CanReadArtifacts, session: ReadSession, version_id:
 
 
 @router.get("/artifact-versions/{version_id}/render")
-def version_render(principal: CanReadArtifacts, session: ReadSession, version_id: str) -> Response:
+def version_render(principal: CanReadArtifacts, session: ReadSession, project: PageProject,
+                   version_id: str) -> Response:
     """An HTML or Markdown value as a document for the page's sandboxed iframe, never as a dashboard page."""
-    version = _version(session, version_id)
+    version = _version(session, version_id, project)
     preview = previews.preview(version, _store(session, version))
     if preview.kind == "html":
         body = preview.text
@@ -130,8 +134,9 @@ def version_render(principal: CanReadArtifacts, session: ReadSession, version_id
     return secure(response, csp=SANDBOX_CSP, framable=True)
 
 
-def _version(session: Session, version_id: str) -> ArtifactVersionRead:
-    return artifacts_service.get_artifact_version(session, name_or_id=str(parse_id(version_id, "artifact version")))
+def _version(session: Session, version_id: str, project: str) -> ArtifactVersionRead:
+    return artifacts_service.get_artifact_version(session, name_or_id=str(parse_id(version_id, "artifact version")),
+                                                  project=project)
 
 
 def _store(session: Session, version: ArtifactVersionRead) -> ArtifactStore:

@@ -15,7 +15,7 @@ from fastapi import Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
-from runyard.dashboard.web import CanReadRuns, duration, number, page_router, parse_id, render
+from runyard.dashboard.web import CanReadRuns, PageProject, duration, number, page_router, parse_id, render
 from runyard.exceptions import InvalidInput
 from runyard.schemas.runs import RunRead
 from runyard.workspace.api.deps import ReadSession
@@ -40,13 +40,13 @@ class Row:
 
 
 @router.get("/compare")
-def compare(request: Request, principal: CanReadRuns, session: ReadSession,
+def compare(request: Request, principal: CanReadRuns, session: ReadSession, project: PageProject,
             runs: Annotated[list[str] | None, Query(max_length=MAX_RUNS * 40)] = None) -> HTMLResponse:
     """``runs`` may be repeated (the runs page's checkboxes) or comma-separated (a hand-written URL)."""
     ids = list(dict.fromkeys(i.strip() for value in runs or [] for i in value.split(",") if i.strip()))
     if len(ids) > MAX_RUNS:
         raise InvalidInput(f"At most {MAX_RUNS} runs can be compared at once.", hint="Pick fewer runs.")
-    chosen = [runs_service.get_run(session, run_id=parse_id(i, "run")) for i in ids]
+    chosen = [runs_service.get_run(session, run_id=parse_id(i, "run"), project=project) for i in ids]
     rows = comparison_rows(session, chosen) if len(chosen) >= 2 else []
     return render(request, "compare.html", {
         "title": "Compare runs", "nav": "runs", "runs": chosen, "rows": rows,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
 from runyard.dashboard.charts import Chart, sparkline
-from runyard.dashboard.web import CanReadRuns, page_router, render
+from runyard.dashboard.web import CanReadRuns, PageProject, page_router, render
 from runyard.schemas.pipelines import PipelineFilter, PipelineRead
 from runyard.schemas.runs import RunFilter
 from runyard.schemas.status import RunStatus
@@ -26,11 +26,12 @@ TREND_POINTS = 20
 
 
 @router.get("/")
-def overview(request: Request, principal: CanReadRuns, session: ReadSession) -> HTMLResponse:
-    recent = runs_service.list_runs(session, filter=RunFilter(limit=15)).items
-    active = dashboard.active_runs(session, limit=20)
-    failures = dashboard.recent_failures(session, limit=8)
-    pipes = pipelines_service.list_pipelines(session, filter=PipelineFilter(limit=OVERVIEW_PIPELINES)).items
+def overview(request: Request, principal: CanReadRuns, session: ReadSession, project: PageProject) -> HTMLResponse:
+    recent = runs_service.list_runs(session, filter=RunFilter(limit=15), project=project).items
+    active = dashboard.active_runs(session, project=project, limit=20)
+    failures = dashboard.recent_failures(session, project=project, limit=8)
+    pipes = pipelines_service.list_pipelines(session, filter=PipelineFilter(limit=OVERVIEW_PIPELINES),
+                                             project=project).items
     trends = pipeline_trends(session, pipes)
     return render(request, "overview.html", {
         "title": "Overview", "nav": "overview", "recent": recent, "active": active, "failures": failures,

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse
 
 from runyard.dashboard.charts import duration_bars
 from runyard.dashboard.pages.overview import pipeline_trends
-from runyard.dashboard.web import CanReadPipelines, page_router, render
+from runyard.dashboard.web import CanReadPipelines, PageProject, page_router, render
 from runyard.schemas.pipelines import PipelineFilter
 from runyard.schemas.runs import RunFilter, RunRead
 from runyard.workspace.api.deps import ReadSession
@@ -35,9 +35,10 @@ class ParameterSet:
 
 
 @router.get("/pipelines")
-def list_pipelines(request: Request, principal: CanReadPipelines, session: ReadSession,
+def list_pipelines(request: Request, principal: CanReadPipelines, session: ReadSession, project: PageProject,
                    cursor: str | None = None) -> HTMLResponse:
-    page = pipelines_service.list_pipelines(session, filter=PipelineFilter(limit=PAGE_SIZE, cursor=cursor))
+    page = pipelines_service.list_pipelines(session, filter=PipelineFilter(limit=PAGE_SIZE, cursor=cursor),
+                                            project=project)
     return render(request, "pipelines.html", {
         "title": "Pipelines", "nav": "pipelines", "trends": pipeline_trends(session, page.items),
         "next_cursor": page.next_cursor, "cursor": cursor,
@@ -45,9 +46,11 @@ def list_pipelines(request: Request, principal: CanReadPipelines, session: ReadS
 
 
 @router.get("/pipelines/{name}")
-def pipeline_detail(request: Request, principal: CanReadPipelines, session: ReadSession, name: str) -> HTMLResponse:
-    pipeline = pipelines_service.get_pipeline(session, name_or_id=name)
-    history = runs_service.list_runs(session, filter=RunFilter(pipeline_id=pipeline.id, limit=HISTORY)).items
+def pipeline_detail(request: Request, principal: CanReadPipelines, session: ReadSession, project: PageProject,
+                    name: str) -> HTMLResponse:
+    pipeline = pipelines_service.get_pipeline(session, name_or_id=name, project=project)
+    history = runs_service.list_runs(session, filter=RunFilter(pipeline_id=pipeline.id, limit=HISTORY),
+                                     project=project).items
     oldest_first = list(reversed(history))
     bars = duration_bars([
         (dashboard.duration_s(r.started, r.ended), str(r.status), f"{r.name}: {r.status}", f"/runs/{r.id}")

@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, JSONResponse
 
 from runyard.dashboard.source import StepSource, step_source
-from runyard.dashboard.web import CanReadRuns, page_router, parse_id, render
+from runyard.dashboard.web import CanReadRuns, PageProject, page_router, parse_id, render
 from runyard.exceptions import NotFound
-from runyard.schemas.base import DEFAULT_PROJECT
 from runyard.schemas.runs import RunRead
 from runyard.schemas.steps import StepRunRead
 from runyard.workspace.api.deps import ReadSession
@@ -56,33 +55,33 @@ class StepRow:
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, principal: CanReadRuns, session: ReadSession, run_id: str, view: str = "",
-             step: str = "") -> HTMLResponse:
-    run = runs_service.get_run(session, run_id=parse_id(run_id, "run"))
+def run_page(request: Request, principal: CanReadRuns, session: ReadSession, project: PageProject, run_id: str,
+             view: str = "", step: str = "") -> HTMLResponse:
+    run = runs_service.get_run(session, run_id=parse_id(run_id, "run"), project=project)
     rows = step_rows(session, run)
     chosen = view if view in ("dag", "timeline", "table") else (
         "timeline" if len(rows) > TIMELINE_DEFAULT_ABOVE else "dag")
     panel, missing_step = None, ""
     if step:
         try:
-            panel = step_panel_context(session, run, step)
+            panel = step_panel_context(session, run, step, project)
         except NotFound:  # a stale ?step= still shows the run
             missing_step = step
     return render(request, "run.html", {
         "graph": _graph_body(run, rows),
         "title": run.name, "nav": "runs", "run": run, "steps": rows[:TABLE_MAX_STEPS], "step_count": len(rows),
-        "view": chosen, "live": not run.status.is_finished, "stack_name": _stack_name(session, run.stack_id),
+        "view": chosen, "live": not run.status.is_finished, "stack_name": _stack_name(session, run.stack_id, project),
         "duration_s": dashboard.duration_s(run.started, run.ended), "panel": panel, "selected": step,
         "table_max": TABLE_MAX_STEPS, "missing_step": missing_step,
         # the Cancel button, for whoever may change runs (the API checks it again on the click)
-        "can_cancel": principal.can("runs:update"),
+        "can_cancel": principal.can("runs:update", project),
     })
 
 
 @router.get("/runs/{run_id}/graph.json")
-def run_graph(principal: CanReadRuns, session: ReadSession, run_id: str) -> JSONResponse:
+def run_graph(principal: CanReadRuns, session: ReadSession, project: PageProject, run_id: str) -> JSONResponse:
     """The DAG: ``steps`` with ``up`` (upstream invocation ids), status and start/end (epoch seconds)."""
-    run = runs_service.get_run(session, run_id=parse_id(run_id, "run"))
+    run = runs_service.get_run(session, run_id=parse_id(run_id, "run"), project=project)
     return _json(_graph_body(run, step_rows(session, run)))
 
 
@@ -99,9 +98,9 @@ def _graph_body(run: RunRead, rows: list[StepRow]) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}/status.json")
-def run_status(principal: CanReadRuns, session: ReadSession, run_id: str) -> JSONResponse:
+def run_status(principal: CanReadRuns, session: ReadSession, project: PageProject, run_id: str) -> JSONResponse:
     """What changes while a run runs: its status and each started step's status and times."""
-    run = runs_service.get_run(session, run_id=parse_id(run_id, "run"))
+    run = runs_service.get_run(session, run_id=parse_id(run_id, "run"), project=project)
     briefs = dashboard.step_briefs(session, run_id=run.id)
     return _json({
         "run": _run_state(run),
@@ -110,10 +109,10 @@ def run_status(principal: CanReadRuns, session: ReadSession, run_id: str) -> JSO
 
 
 @router.get("/runs/{run_id}/steps/{invocation_id}")
-def step_page(request: Request, principal: CanReadRuns, session: ReadSession, run_id: str, invocation_id: str,
-              partial: bool = False) -> HTMLResponse:
-    run = runs_service.get_run(session, run_id=parse_id(run_id, "run"))
-    context = step_panel_context(session, run, invocation_id)
+def step_page(request: Request, principal: CanReadRuns, session: ReadSession, project: PageProject, run_id: str,
+              invocation_id: str, partial: bool = False) -> HTMLResponse:
+    run = runs_service.get_run(session, run_id=parse_id(run_id, "run"), project=project)
+    context = step_panel_context(session, run, invocation_id, project)
     if partial:
         return render(request, "_step_panel.html", {"panel": context, "run": run})
     return render(request, "step.html", {"title": f"{invocation_id} · {run.name}", "nav": "runs", "run": run,
@@ -150,29 +149,31 @@ class StepPanel:
         return dashboard.duration_s(self.step.started, self.step.ended) if self.step else None
 
 
-def step_panel_context(session: Session, run: RunRead, invocation_id: str) -> StepPanel:
+def step_panel_context(session: Session, run: RunRead, invocation_id: str, project: str) -> StepPanel:
+    """``run`` was read in ``project``; its step runs are read there too."""
     spec = dashboard.snapshot_spec(session, snapshot_id=run.snapshot_id)
     spec_step = next((s for s in spec.get("steps", []) if s.get("invocation_id") == invocation_id), None)
     sid = dashboard.step_run_id(session, run_id=run.id, invocation_id=invocation_id)
     if spec_step is None and sid is None:
         raise NotFound(f"Run {run.name!r} has no step {invocation_id!r}.", hint="Pick a step in the run's graph.")
-    step = steps_service.get_step_run(session, step_run_id=sid) if sid else None
+    step = steps_service.get_step_run(session, step_run_id=sid, project=project) if sid else None
     source = step_source(spec_step) if spec_step else None
     original_run = None
     if step is not None and step.original_step_run_id is not None:
         try:
-            original_run = steps_service.get_step_run(session, step_run_id=step.original_step_run_id).run_id
+            original_run = steps_service.get_step_run(session, step_run_id=step.original_step_run_id,
+                                                      project=project).run_id
         except NotFound:
             original_run = None
     explanation = step.cache_parts.get("explanation") if step is not None else None
     return StepPanel(invocation_id, spec_step or {}, step, source, explanation, original_run)
 
 
-def _stack_name(session: Session, stack_id: uuid.UUID | None) -> str | None:
+def _stack_name(session: Session, stack_id: uuid.UUID | None, project: str) -> str | None:
     if stack_id is None:
         return None
     try:
-        return stacks_service.stack_row(session, str(stack_id), DEFAULT_PROJECT).name
+        return stacks_service.stack_row(session, str(stack_id), project).name
     except NotFound:
         return None
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from starlette.responses import HTMLResponse, JSONResponse
 
-from runyard.dashboard.web import CanReadRuns, duration, page_router, parse_id, render
+from runyard.dashboard.web import CanReadRuns, PageProject, duration, page_router, parse_id, render
 from runyard.exceptions import InvalidInput
 from runyard.schemas.pipelines import PipelineFilter
 from runyard.schemas.runs import RunFilter
@@ -35,6 +35,7 @@ def list_runs(
     request: Request,
     principal: CanReadRuns,
     session: ReadSession,
+    project: PageProject,
     pipeline: str = "",
     status: str = "",
     tag: str = "",
@@ -53,13 +54,13 @@ def list_runs(
         cursor=cursor or None,
         limit=min(max(limit, 1), MAX_PAGE),
     )
-    page = runs_service.list_runs(session, filter=run_filter)
+    page = runs_service.list_runs(session, filter=run_filter, project=project)
     active = {str(s) for s in dashboard.ACTIVE_RUN_STATUSES}
     kept = {k: v for k, v in {**filters, "limit": run_filter.limit}.items() if v and v != 50}
     return render(request, "runs.html", {
         "title": "Runs", "nav": "runs", "runs": page.items, "filters": filters, "limit": run_filter.limit,
         "statuses": [str(s) for s in RunStatus], "page_sizes": PAGE_SIZES,
-        "pipelines": pipelines_service.list_pipelines(session, filter=PipelineFilter(limit=200)).items,
+        "pipelines": pipelines_service.list_pipelines(session, filter=PipelineFilter(limit=200), project=project).items,
         "next_url": f"/runs?{urlencode({**kept, 'cursor': page.next_cursor})}" if page.next_cursor else None,
         "first_url": f"/runs?{urlencode(kept)}" if cursor else None,
         "live": any(str(r.status) in active for r in page.items),
@@ -67,11 +68,11 @@ def list_runs(
 
 
 @router.get("/runs/status.json")
-def run_statuses(principal: CanReadRuns, session: ReadSession,
+def run_statuses(principal: CanReadRuns, session: ReadSession, project: PageProject,
                  ids: Annotated[str, Query(max_length=200 * 37)] = "") -> JSONResponse:
     """Status and duration of the listed runs (the runs page polls this while any is unfinished)."""
     run_ids = [parse_id(i, "run") for i in ids.split(",") if i][: dashboard.MAX_STATUS_IDS]
-    found = dashboard.run_statuses(session, run_ids=run_ids)
+    found = dashboard.run_statuses(session, run_ids=run_ids, project=project)
     body: dict[str, Any] = {
         str(rid): {"status": str(status), "duration": duration(seconds), "active": not status.is_finished}
         for rid, (status, seconds) in found.items()

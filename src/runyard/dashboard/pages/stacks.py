@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import HTMLResponse
 
-from runyard.dashboard.web import CanReadStacks, page_router, render
+from runyard.dashboard.web import CanReadStacks, PageProject, page_router, render
 from runyard.workspace.api.deps import WriteSession
 from runyard.workspace.services import stacks as stacks_service
 
@@ -20,21 +20,22 @@ _SECRET_KEY = re.compile(r"secret|password|passwd|token|credential|api_?key|priv
 
 # a write session, like the API's stacks-list: the first read creates the default stack
 @router.get("/stacks")
-def list_stacks(request: Request, principal: CanReadStacks, session: WriteSession) -> HTMLResponse:
-    stacks = stacks_service.list_stacks(session)
+def list_stacks(request: Request, principal: CanReadStacks, session: WriteSession,
+                project: PageProject) -> HTMLResponse:
+    stacks = stacks_service.list_stacks(session, project=project)
     return render(request, "stacks.html", {"title": "Stacks", "nav": "stacks", "stacks": stacks, "masked": masked})
 
 
 @router.get("/components")
-def list_components(request: Request, principal: CanReadStacks, session: WriteSession,
+def list_components(request: Request, principal: CanReadStacks, session: WriteSession, project: PageProject,
                     type: str = "") -> HTMLResponse:
-    stacks_service.ensure_default_stack(session)
-    components = stacks_service.list_components(session, type=type or None)
+    stacks_service.ensure_default_stack(session, project)
+    components = stacks_service.list_components(session, type=type or None, project=project)
     used_by: dict[str, list[str]] = {}
-    for stack in stacks_service.list_stacks(session):
+    for stack in stacks_service.list_stacks(session, project=project):
         for component in stack.components.values():
             used_by.setdefault(str(component.id), []).append(stack.name)
-    types = sorted({c.type for c in stacks_service.list_components(session)})
+    types = sorted({c.type for c in stacks_service.list_components(session, project=project)})
     return render(request, "components.html", {
         "title": "Components", "nav": "components", "components": components, "used_by": used_by,
         "types": types, "type": type, "masked": masked,

@@ -152,19 +152,22 @@ Project = Annotated[str, Depends(request_project)]
 class Authorize:
     """A permission check a route declares: ``Depends(Authorize("runs:write"))``.
 
-    The permission is checked at the scope of the request's project; ``project`` pins one instead (the
-    dashboard's pages show the default project, whatever header a request carries). ``workspace_wide``
+    The permission is checked at the scope of the request's project (the dashboard's variant,
+    ``dashboard/project.py``, takes the project from the page's address instead). ``workspace_wide``
     is for resources that belong to the whole workspace (secrets): a grant on one project does not reach
     them, only a workspace-wide one.
     """
 
-    def __init__(self, permission: str, *, project: str | None = None, workspace_wide: bool = False) -> None:
+    def __init__(self, permission: str, *, workspace_wide: bool = False) -> None:
         self.permission = permission
-        self.project = project
         self.workspace_wide = workspace_wide
 
     async def __call__(self, request: Request, principal: CurrentPrincipal, project: Project) -> Principal:
-        scope: str | None = None if self.workspace_wide else (self.project or project)
+        return await self.check(request, principal, project)
+
+    async def check(self, request: Request, principal: Principal, project: str) -> Principal:
+        """The check itself, at ``project``'s scope (or the workspace's, for ``workspace_wide``)."""
+        scope: str | None = None if self.workspace_wide else project
         authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
         if authenticator is not None:  # refines write into create/update/delete, audits refusals
             return await authenticator.authorize(request, principal, self.permission, scope)

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from runyard.exceptions import NotFound
 from runyard.schemas.artifacts import ArtifactVersionRead
-from runyard.schemas.base import DEFAULT_PROJECT
 from runyard.schemas.runs import RunRead
 from runyard.schemas.stacks import ComponentRead
 from runyard.schemas.status import RunStatus, StepStatus
@@ -84,24 +83,24 @@ def duration_s(started: datetime | None, ended: datetime | None) -> float | None
     return max((ended - started).total_seconds(), 0.0)
 
 
-def active_runs(session: Session, *, limit: int = 20) -> list[RunRead]:
-    """Unfinished runs, newest first.
+def active_runs(session: Session, *, project: str, limit: int = 20) -> list[RunRead]:
+    """Unfinished runs of ``project``, newest first.
 
     One ``LIMIT`` branch per status, so each is a short range scan of ``ix_runs_status_created``: a plain
     ``status IN (...) ORDER BY created`` may be planned as a backward scan of every run, filtering.
     """
-    return _newest_with_status(session, [str(s) for s in ACTIVE_RUN_STATUSES], limit)
+    return _newest_with_status(session, [str(s) for s in ACTIVE_RUN_STATUSES], project, limit)
 
 
-def recent_failures(session: Session, *, limit: int = 10) -> list[RunRead]:
-    return _newest_with_status(session, [str(RunStatus.FAILED)], limit)
+def recent_failures(session: Session, *, project: str, limit: int = 10) -> list[RunRead]:
+    return _newest_with_status(session, [str(RunStatus.FAILED)], project, limit)
 
 
-def _newest_with_status(session: Session, statuses: list[str], limit: int) -> list[RunRead]:
+def _newest_with_status(session: Session, statuses: list[str], project: str, limit: int) -> list[RunRead]:
     branches = [
         select(
             select(_r.id, _r.created)
-            .where(_r.status == status, _r.project == DEFAULT_PROJECT)
+            .where(_r.status == status, _r.project == project)
             .order_by(_r.created.desc(), _r.id.desc())
             .limit(limit)
             .subquery()
@@ -156,13 +155,16 @@ def success_rate(points: list[RunPoint]) -> float | None:
     return sum(p.status == RunStatus.COMPLETED for p in finished) / len(finished)
 
 
-def run_statuses(session: Session, *, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[RunStatus, float | None]]:
-    """Status and duration of a few runs by primary key, for the runs page's live poll."""
+def run_statuses(
+    session: Session, *, run_ids: list[uuid.UUID], project: str
+) -> dict[uuid.UUID, tuple[RunStatus, float | None]]:
+    """Status and duration of a few runs of ``project`` by primary key, for the runs page's live poll (a run
+    of another project is left out, like an unknown id)."""
     ids = run_ids[:MAX_STATUS_IDS]
     if not ids:
         return {}
     rows = session.execute(
-        select(_r.id, _r.status, _r.started, _r.ended).where(_r.id.in_(ids), _r.project == DEFAULT_PROJECT)
+        select(_r.id, _r.status, _r.started, _r.ended).where(_r.id.in_(ids), _r.project == project)
     )
     return {r.id: (RunStatus(r.status), duration_s(r.started, r.ended)) for r in rows}
 

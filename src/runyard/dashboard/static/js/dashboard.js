@@ -23,6 +23,17 @@
     return span;
   }
 
+  // The page's project (base.html's meta tag). The dashboard's own feeds get it as ?project= (a fetch never
+  // moves the cookie, so a tab keeps its project while another tab switches); the API gets it as its
+  // X-Runyard-Project header.
+  function project() {
+    return document.querySelector('meta[name="runyard-project"]')?.content || "default";
+  }
+
+  function inProject(url) {
+    return url + (url.includes("?") ? "&" : "?") + "project=" + encodeURIComponent(project());
+  }
+
   // Polls /runs/status.json for the rows still running; stops once none is.
   function setupLiveRuns() {
     const rows = () => Array.from(document.querySelectorAll("table[data-live-runs] tr[data-run-id]"));
@@ -36,7 +47,7 @@
         return;
       }
       try {
-        const response = await fetch("/runs/status.json?ids=" + ids.join(","), { headers: { Accept: "application/json" } });
+        const response = await fetch(inProject("/runs/status.json?ids=" + ids.join(",")), { headers: { Accept: "application/json" } });
         if (response.ok) {
           const body = await response.json();
           for (const tr of rows()) {
@@ -58,6 +69,8 @@
 
   window.Runyard = window.Runyard || {};
   window.Runyard.badge = badge;
+  window.Runyard.project = project;
+  window.Runyard.inProject = inProject;
   document.addEventListener("DOMContentLoaded", () => {
     setupMenu();
     setupLiveRuns();

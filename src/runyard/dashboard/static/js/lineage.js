@@ -6,7 +6,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (!container || !window.RunyardGraph) return;
   const status = container.querySelector(".graph-status");
   try {
-    const response = await fetch(container.dataset.url, { headers: { Accept: "application/json" } });
+    const response = await fetch(Runyard.inProject(container.dataset.url), { headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error("HTTP " + response.status);
     const data = await response.json();
     const nodes = data.nodes.map((n) => ({

@@ -89,7 +89,9 @@
       const params = new URLSearchParams({ step: section.dataset.step, offset: String(offset), limit: String(PAGE) });
       if (level.value) params.set("level", level.value);
       try {
-        const response = await fetch(section.dataset.logsUrl + "?" + params, { headers: { Accept: "application/json" } });
+        // the logs come from the API, which reads the project from its header
+        const response = await fetch(section.dataset.logsUrl + "?" + params,
+          { headers: { Accept: "application/json", "X-Runyard-Project": Runyard.project() } });
         const body = await response.json();
         if (mine !== generation) return;
         if (!response.ok) {

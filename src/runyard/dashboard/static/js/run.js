@@ -158,7 +158,7 @@
     for (const row of root.querySelectorAll(".timeline-row")) row.classList.toggle("selected", row.dataset.node === id);
     if (!load) return;
     try {
-      const response = await fetch(`/runs/${runId}/steps/${encodeURIComponent(id)}?partial=1`);
+      const response = await fetch(Runyard.inProject(`/runs/${runId}/steps/${encodeURIComponent(id)}?partial=1`));
       if (state.selected !== id) return;
       const html = await response.text();
       const doc = new DOMParser().parseFromString(html, "text/html");   // our own escaped template
@@ -173,7 +173,7 @@
   // --- live updates ------------------------------------------------------------------------------
   async function poll() {
     try {
-      const response = await fetch(`/runs/${runId}/status.json`, { headers: { Accept: "application/json" } });
+      const response = await fetch(Runyard.inProject(`/runs/${runId}/status.json`), { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error("HTTP " + response.status);
       const body = await response.json();
       state.run = body.run;
@@ -228,7 +228,8 @@
       const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
       try {
         const response = await fetch(`/api/v1/runs/${runId}/cancel`, {
-          method: "POST", credentials: "same-origin", headers: { Accept: "application/json", "X-CSRF-Token": token },
+          method: "POST", credentials: "same-origin",
+          headers: { Accept: "application/json", "X-CSRF-Token": token, "X-Runyard-Project": Runyard.project() },
         });
         const body = await response.json().catch(() => ({}));
         if (!response.ok) throw new Error(body.message || "HTTP " + response.status);
@@ -247,7 +248,7 @@
   async function graphData() {
     const inline = RunyardGraph.inline();  // parsed by graph.js, which may have started the layout
     if (inline) return inline;
-    const response = await fetch(`/runs/${runId}/graph.json`, { headers: { Accept: "application/json" } });
+    const response = await fetch(Runyard.inProject(`/runs/${runId}/graph.json`), { headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error("HTTP " + response.status);
     return response.json();
   }
