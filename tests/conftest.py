@@ -38,44 +38,37 @@ def runyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     _reset_runyard_state()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+def _fresh_database(admin_url: str, what: str, create: str, drop: str) -> Iterator[str]:
+    """A new database (``CREATE DATABASE <create>``) for this test session, dropped at the end."""
     sqlalchemy = pytest.importorskip("sqlalchemy")
     name = f"runyard_test_{secrets.token_hex(4)}"
-    admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as exc:  # pragma: no cover - the machine promises PostgreSQL; say so loudly
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({exc}); start it (see shared/TESTING.md).")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+            conn.exec_driver_sql(create.format(name=name))
+    except Exception as exc:  # pragma: no cover - the machine promises it; say so loudly
+        pytest.fail(f"{what} is not reachable ({exc}); start it (see shared/TESTING.md).")
+    yield admin_url.rsplit("/", 1)[0] + "/" + name
     from runyard.workspace.db import engine
 
     engine.reset_databases()
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(drop.format(name=name))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    yield from _fresh_database(PG_ADMIN_URL, "PostgreSQL at 127.0.0.1:5432", "CREATE DATABASE {name}",
+                               "DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
 def mariadb_url() -> Iterator[str]:
     """A fresh MariaDB database for this test session, dropped at the end."""
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    name = f"runyard_test_{secrets.token_hex(4)}"
-    admin = sqlalchemy.create_engine(MARIADB_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    except Exception as exc:  # pragma: no cover - the machine promises MariaDB; say so loudly
-        pytest.fail(f"MariaDB at 127.0.0.1:3306 is not reachable ({exc}); start it (see shared/TESTING.md).")
-    yield MARIADB_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    from runyard.workspace.db import engine
-
-    engine.reset_databases()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-    admin.dispose()
+    yield from _fresh_database(MARIADB_ADMIN_URL, "MariaDB at 127.0.0.1:3306",
+                               "CREATE DATABASE {name} CHARACTER SET utf8mb4", "DROP DATABASE IF EXISTS {name}")
 
 
 #: RUNYARD_TEST_MARIADB=0 leaves MariaDB out (it is on every development and CI machine, so it is in by default)

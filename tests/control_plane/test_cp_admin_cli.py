@@ -6,10 +6,6 @@ not-found and unreachable errors naming their fix."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +15,7 @@ import pytest
 from oidc_fixture import free_port
 from typer.testing import CliRunner
 
+from all_in_one_server import all_in_one_server
 from runyard.cli.main import app
 
 pytestmark = pytest.mark.slow
@@ -28,34 +25,11 @@ VIEWER, VIEWER_PASSWORD = "vera@example.com", "vera's own passphrase"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     home = tmp_path_factory.mktemp("server-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
-    env.update(RUNYARD_HOME=str(home), RUNYARD_ADMIN_PASSWORD=PASSWORD, RUNYARD_PASSWORD_HASH_MEMORY_KIB="8192",
-               RUNYARD_PASSWORD_HASH_TIME_COST="1")
-    log = home / "up.log"
-    with open(log, "wb") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "runyard.cli.main", "up", "--port", str(port),
-                                    "--admin-email", ADMIN, "--log-level", "warning"],
-                                   env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with all_in_one_server(home, admin=ADMIN, password=PASSWORD, timeout_s=40) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    assert PASSWORD not in log.read_text() and VIEWER_PASSWORD not in log.read_text()
+    log = (home / "up.log").read_text()
+    assert PASSWORD not in log and VIEWER_PASSWORD not in log
 
 
 def ok(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> str:

@@ -8,7 +8,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from oidc_fixture import free_port
 from typer.testing import CliRunner
 
+from all_in_one_server import all_in_one_server
 from runyard.cli.main import app
 
 pytestmark = pytest.mark.slow
@@ -25,33 +25,9 @@ ADMIN, PASSWORD = "admin@example.com", "a sturdy first password"
 
 @pytest.fixture
 def server(runyard_home: Path, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
-    env.update(RUNYARD_HOME=str(tmp_path / "server-home"), RUNYARD_ADMIN_PASSWORD=PASSWORD,
-               RUNYARD_PASSWORD_HASH_MEMORY_KIB="8192", RUNYARD_PASSWORD_HASH_TIME_COST="1")
-    log = tmp_path / "up.log"
-    with open(log, "wb") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "runyard.cli.main", "up", "--port", str(port),
-                                    "--admin-email", ADMIN, "--log-level", "warning"],
-                                   env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with all_in_one_server(tmp_path / "server-home", admin=ADMIN, password=PASSWORD, timeout_s=40) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    assert PASSWORD not in log.read_text()
+    assert PASSWORD not in (tmp_path / "server-home" / "up.log").read_text()
 
 
 def test_up_login_use_audit_logout(server: str, runyard_home: Path) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from all_in_one_server import all_in_one_server
 from runyard import get_step_context, log_metadata, pipeline, step
 from runyard.cli.main import app as cli
 
@@ -69,42 +68,11 @@ def workload_pipeline() -> None:
     last(end_my_login(first()))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
-    env.update(RUNYARD_HOME=str(tmp_path / "server-home"), RUNYARD_ADMIN_PASSWORD=PASSWORD,
-               RUNYARD_PASSWORD_HASH_MEMORY_KIB="8192", RUNYARD_PASSWORD_HASH_TIME_COST="1",
-               RUNYARD_REVOCATION_POLL_S="0.2")
-    log = tmp_path / "up.log"
-    with open(log, "wb") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "runyard.cli.main", "up", "--port", str(port),
-                                    "--admin-email", ADMIN, "--log-level", "warning"],
-                                   env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with all_in_one_server(tmp_path / "server-home", admin=ADMIN, password=PASSWORD,
+                           extra_env={"RUNYARD_REVOCATION_POLL_S": "0.2"}) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _admin(server: str, *, workspace: bool = False) -> dict[str, str]:
