@@ -127,3 +127,25 @@ def test_bytes_written_to_the_binary_buffer_are_captured_leniently(backend: Arti
         sys.stdout.buffer.write("caf\u00e9\n".encode()[:4])  # a multi-byte character split across writes
         sys.stdout.buffer.write("caf\u00e9\n".encode()[4:])
     assert _all(backend, run_id) == ["raw \ufffd\ufffd bytes", "caf\u00e9"]
+
+
+def test_a_forked_worker_does_not_wait_on_locks_the_parents_threads_held() -> None:
+    """local_parallel forks while the parent's log flusher (and temp cleaner) threads may hold their locks."""
+    import os
+    import signal
+
+    from runyard.artifacts.stores import local as local_store
+    from runyard.logs import capture
+
+    flusher = capture._flusher()
+    local_store._remover()
+    with flusher._lock, local_store._queue_lock:  # as if those threads held them at the moment of the fork
+        pid = os.fork()
+        if pid == 0:  # the child: must get fresh, free locks (a hang would trip the alarm: exit by signal)
+            signal.alarm(10)
+            fresh = capture._flusher()
+            ok = fresh is not flusher and not fresh._lock.locked() and not local_store._queue_lock.locked()
+            local_store._remover()
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import sys
 import threading
 import time
@@ -246,6 +247,18 @@ class _Flusher:
 
 _FLUSHER: _Flusher | None = None
 _FLUSHER_LOCK = threading.Lock()
+
+
+def _forget_flusher_after_fork() -> None:
+    """A forked worker (``local_parallel``) inherits the flusher's locks as they were at the fork, possibly
+    held by the parent's flusher thread, which does not exist in the child: waiting on them would hang the
+    step forever. The child starts over with its own flusher."""
+    global _FLUSHER, _FLUSHER_LOCK
+    _FLUSHER = None
+    _FLUSHER_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_flusher_after_fork)
 
 
 def _flusher() -> _Flusher:

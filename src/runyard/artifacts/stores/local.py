@@ -85,6 +85,17 @@ _queue: queue.Queue[str] | None = None
 _queue_lock = threading.Lock()
 
 
+def _forget_remover_after_fork() -> None:
+    """A forked worker inherits the queue (and its lock, maybe held by the parent's cleaner thread) but not
+    the thread: it starts its own on first use."""
+    global _queue, _queue_lock
+    _queue = None
+    _queue_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_remover_after_fork)
+
+
 def _remover() -> queue.Queue[str]:
     global _queue
     with _queue_lock:

@@ -97,6 +97,15 @@ _lock = threading.Lock()
 _databases: dict[tuple[str, int], Database] = {}
 
 
+def _new_lock_after_fork() -> None:
+    """The parent's lock may be held by one of its threads at the fork; a forked worker needs its own."""
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
 def get_database(url: str, *, busy_timeout_ms: int = 30_000) -> Database:
     """One migrated :class:`Database` per URL and process (a forked worker gets its own)."""
     key = (url, os.getpid())
