@@ -40,6 +40,11 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    """Tab completion shows the public SDK (the lazy names included), not this module's helpers."""
+    return sorted(__all__)
+
+
 __all__ = [
     "Client",
     "Materializer",
