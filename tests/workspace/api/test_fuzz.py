@@ -6,13 +6,14 @@ examples per operation to stay fast. One default check is left out: "schema-vali
 since a request can be well formed and still break a domain rule (an unknown cursor, a stack without an
 artifact store, a finished run moved back to running), and those answers are 4xx by design.
 
-The schema is loaded at import from an app that never opens its database (only ``/openapi.json`` is
-asked for); each test then points the requests at a fresh app on the parametrized database.
+The schema is read at import from an app that never opens its database (only its OpenAPI document);
+each test then points the requests at a fresh app on the parametrized database.
 (``schemathesis.pytest.from_fixture`` would be the natural way, but it breaks on pytest 9.)
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -36,10 +37,16 @@ class _Switch:
         await self.app(scope, receive, send)
 
 
-_switch = _Switch(create_app("sqlite://"))
+_app = create_app("sqlite://")
+_switch = _Switch(_app)
+# The document is taken from the app object, not fetched through an ASGI client: that client runs the app in
+# a helper thread, and CPython 3.11.7 may raise "SystemError: AST constructor recursion depth mismatch" when
+# another thread compiles code while collection compiles the next test module (gh-106905, fixed in 3.11.8).
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    schema = schemathesis.openapi.from_asgi("/openapi.json", _switch)
+    schema = schemathesis.openapi.from_dict(json.loads(json.dumps(_app.openapi())))
+schema.app = _switch
+schema.location = "/openapi.json"
 
 
 @pytest.fixture
