@@ -1,4 +1,4 @@
-"""Schemathesis fuzzes every operation of the OpenAPI document, in-process, on SQLite and PostgreSQL.
+"""Schemathesis fuzzes every operation of the OpenAPI document, in-process, on SQLite, PostgreSQL and MariaDB.
 
 Valid and invalid requests alike must never get a 5xx, and every answer must match the documented
 schema (status code, content type, headers, body); invalid requests must be refused. Bounded to a few
