@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
 
 from runyard.exceptions import InvalidInput
 
@@ -164,9 +165,8 @@ class Settings(BaseModel):
         return self.home_path / "artifacts"
 
 
-def _describe(err: object, values: Mapping[str, str]) -> str:
+def _describe(err: ErrorDetails, values: Mapping[str, str]) -> str:
     """One bad variable, its value quoted unless it may be a credential (never echo those)."""
-    assert isinstance(err, dict)
     field = str(err["loc"][0]) if err.get("loc") else "?"
     sensitive = any(word in field for word in ("secret", "password", "key"))
     shown = "" if sensitive else f"={values.get(field, '')!r}"
