@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runyard.control_plane.audit_sink import AuditSink
 from runyard.control_plane.credentials import looks_like_jwt, parse_credential
 from runyard.control_plane.rbac import allows, required_permission
+from runyard.control_plane.share_rules import ShareClaim, shares_from_claim
 from runyard.control_plane.verifier import TokenVerifier
 from runyard.exceptions import PermissionDenied, Unauthenticated
 from runyard.workspace.api.deps import Principal
@@ -67,6 +68,8 @@ class TokenPrincipal(Principal):
     #: ``(project name, permissions)`` pairs: grants limited to one project, not the whole workspace.
     projects: tuple[tuple[str, frozenset[str]], ...] = ()
     roles: frozenset[str] = frozenset()
+    #: Shares of single pipelines or stacks (the ``shr`` claim, minus those revoked since it was issued).
+    shares: tuple[ShareClaim, ...] = ()
 
     def can(self, permission: str, project: str | None = None) -> bool:
         """Workspace-wide grants cover every project; a project grant covers that project only."""
@@ -92,6 +95,7 @@ def principal_from_claims(claims: dict[str, Any]) -> TokenPrincipal:
         session_id=claims.get("sid"), api_key_id=claims.get("akid"), run_id=claims.get("run"),
         projects=tuple((str(k), frozenset(str(p) for p in v)) for k, v in projects.items() if isinstance(v, list)),
         roles=frozenset(str(r) for r in claims.get("roles") or []),
+        shares=shares_from_claim(claims.get("shr")) if kind != "workload" else (),
     )
 
 
@@ -111,6 +115,9 @@ class Authenticator:
         try:
             claims = self._claims(request)
             principal = principal_from_claims(claims)
+            revoked = self.verifier.revoked_shares
+            if principal.shares and revoked:
+                principal = replace(principal, shares=tuple(s for s in principal.shares if s.id not in revoked))
             if principal.run_id is not None:
                 self._check_run_alive(request, principal.run_id)
             return principal
@@ -175,7 +182,13 @@ class Authenticator:
         """``declared`` at the scope of ``project``: a workspace-wide grant, or one on that project (``None``:
         the resource belongs to the whole workspace, so only workspace-wide grants count)."""
         needed = required_permission(declared, request.method)
-        if not principal.can(needed, project):
+        if not principal.can(needed, project) and isinstance(principal, TokenPrincipal) and principal.shares:
+            from runyard.workspace.api.share_gate import admit
+
+            visible = await admit(request, principal.shares, needed, project)  # 404 for a row not shared
+            if visible is not None:
+                principal = replace(principal, visible=visible)
+        if not principal.can(needed, project) and principal.visible is None:
             self.emit(request, action="auth.forbidden", outcome="denied", principal=principal,
                       details={"permission": needed, "project": project})
             resource, _, action = needed.partition(":")

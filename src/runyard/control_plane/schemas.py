@@ -237,6 +237,8 @@ class RevocationList(BaseModel):
     sessions: list[str]
     api_keys: list[str]
     generated_at: datetime
+    #: Revoked shares (``shr`` entries of still-unexpired tokens a workspace must ignore).
+    shares: list[str] = Field(default_factory=list)
 
 
 class AuditEventRead(ReadSchema):
@@ -265,3 +267,35 @@ class Me(BaseModel):
     service_account: ServiceAccountRead | None
     organizations: list[str]
     session_id: str | None
+
+
+class ShareCreate(Schema):
+    """One pipeline or stack of ``workspace/project`` shared with a user (email) or team (name)."""
+
+    workspace: Slug
+    project: Slug
+    resource_type: Literal["pipelines", "stacks"]
+    resource_id: uuid.UUID
+    #: What the resource is called, for listings (the workspace resolves names; the control plane cannot).
+    resource_name: str | None = Field(default=None, max_length=250)
+    subject_type: Literal["user", "team"]
+    subject: str = Field(min_length=1, max_length=320)
+    #: A share role (``viewer``, ``developer``, ``admin``) or an explicit list of permissions, not both.
+    role: Literal["viewer", "developer", "admin"] | None = None
+    permissions: list[Permission] | None = Field(default=None, max_length=20)
+
+
+class ShareRead(ReadSchema):
+    id: uuid.UUID
+    workspace: str
+    project: str
+    resource_type: str
+    resource_id: uuid.UUID
+    resource_name: str | None
+    subject_type: str
+    subject_id: uuid.UUID
+    subject: str | None
+    role: str | None
+    permissions: list[str]
+    created_by: str | None
+    created: datetime

@@ -106,6 +106,8 @@ class TokenVerifier:
         self._last_jwks: float | None = None
         self._revoked_sessions: frozenset[str] = frozenset()
         self._revoked_keys: frozenset[str] = frozenset()
+        #: Revoked shares: a token issued before the revocation still lists them, and they must not count.
+        self.revoked_shares: frozenset[str] = frozenset()
         self._last_poll: float | None = None
         self._polling = False
         self._verified: dict[str, dict[str, Any]] = {}
@@ -162,6 +164,7 @@ class TokenVerifier:
         with self._lock:
             self._revoked_sessions = frozenset(str(s) for s in data.get("sessions", ()))
             self._revoked_keys = frozenset(str(k) for k in data.get("api_keys", ()))
+            self.revoked_shares = frozenset(str(k) for k in data.get("shares", ()))
             self._last_poll = self._clock()
 
     # internals ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runyard import __version__
 from runyard import exceptions as ex
-from runyard.control_plane.api import access, audit, auth, directory, pages, sso, workspace_login
+from runyard.control_plane.api import access, audit, auth, directory, pages, shares, sso, workspace_login
 from runyard.control_plane.api.deps import request_actor
 from runyard.control_plane.core import ControlPlane
 from runyard.control_plane.services import audit as audit_service
@@ -27,7 +27,7 @@ from runyard.workspace.api import errors
 logger = logging.getLogger("runyard.control_plane")
 
 ROUTERS = (auth.router, directory.router, access.router, audit.router, pages.router, sso.router,
-           workspace_login.router)
+           workspace_login.router, shares.router)
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),

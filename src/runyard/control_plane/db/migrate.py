@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: The newest migration in ``control_plane/migrations/versions``; a test keeps the two in step.
-HEAD_REVISION = "cp0002_login_codes"
-KNOWN_REVISIONS = ("cp0001_initial", "cp0002_login_codes")
+HEAD_REVISION = "cp0003_shares"
+KNOWN_REVISIONS = ("cp0001_initial", "cp0002_login_codes", "cp0003_shares")
 VERSION_TABLE = "cp_alembic_version"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"

@@ -253,3 +253,32 @@ class LoginCodeRow(Base):
     expires: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created: Mapped[datetime] = _created()
+
+
+class ShareRow(Base):
+    """One pipeline or stack of a project shared with a user or a team (see ``control_plane/share_rules.py``).
+
+    The resource lives in the workspace's database: ``resource_id`` is its id there, ``resource_name`` what
+    it was called when shared (for people reading listings). A revoked share keeps its row (``revoked_at``)
+    so workspaces can be told to stop honouring tokens that still carry it.
+    """
+
+    __tablename__ = "shares"
+    __table_args__ = (
+        Index("ix_shares_subject", "subject_type", "subject_id"),
+        Index("ix_shares_resource", "project_id", "resource_type", "resource_id"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    resource_type: Mapped[str] = mapped_column(String(20))  # pipelines | stacks
+    resource_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    resource_name: Mapped[str | None] = mapped_column(String(250))
+    subject_type: Mapped[str] = mapped_column(String(20))  # user | team
+    subject_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    role: Mapped[str | None] = mapped_column(String(20))  # a share role, or None for an explicit subset
+    permissions: Mapped[list[str]]
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created: Mapped[datetime] = _created()
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -23,6 +23,7 @@ from runyard.control_plane.db.models import (
 )
 from runyard.control_plane.services import audit
 from runyard.exceptions import Conflict, NotFound
+from runyard.workspace.db.types import utcnow
 
 
 def create_org(session: Session, *, name: str, actor: Actor) -> OrganizationRow:
@@ -205,6 +206,11 @@ def delete_team(session: Session, *, team: TeamRow, actor: Actor) -> None:
     for grant in session.scalars(select(GrantRow).where(GrantRow.subject_type == "team",
                                                         GrantRow.subject_id == team.id)):
         session.delete(grant)
+    from runyard.control_plane.db.models import ShareRow
+
+    for share in session.scalars(select(ShareRow).where(ShareRow.subject_type == "team", ShareRow.subject_id == team.id,
+                                                        ShareRow.revoked_at.is_(None))):
+        share.revoked_at = utcnow()  # revoked, not deleted: workspaces learn it from the revocation list
     session.delete(team)
     audit.record(session, action="team.delete", actor=actor, org_id=team.org_id, target=f"team:{team.name}")
 

@@ -85,5 +85,7 @@ def revocation_list(session: Session, *, horizon: timedelta, now: datetime | Non
     keys = session.scalars(select(ApiKeyRow.id).where(ApiKeyRow.revoked_at.is_not(None),
                                                       ApiKeyRow.revoked_at > since,
                                                       ApiKeyRow.revoked_at <= now))
+    from runyard.control_plane.services.shares import revoked_since
+
     return RevocationList(sessions=sorted(str(s) for s in sessions), api_keys=sorted(str(k) for k in keys),
-                          generated_at=now)
+                          generated_at=now, shares=revoked_since(session, since=since))

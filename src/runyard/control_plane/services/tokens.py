@@ -4,11 +4,13 @@ An access token is an EdDSA-signed JWT that a Workspace Server checks without ca
 
 ``iss``, ``aud`` (the workspace's audience, or the control plane's own), ``sub`` (``user:<id>`` or
 ``service_account:<id>``), ``kind``, ``name``, ``org``, ``perms`` (workspace-wide permissions), ``proj``
-(per-project permissions), ``roles``, ``iat``/``nbf``/``exp`` (at most 15 minutes), ``jti``, and ``sid``
-(the session) or ``akid`` (the key) so that revoking either stops the token, and ``run`` for a workload.
+(per-project permissions), ``shr`` (shares of single pipelines or stacks, if any), ``roles``,
+``iat``/``nbf``/``exp`` (at most 15 minutes), ``jti``, and ``sid`` (the session) or ``akid`` (the key) so
+that revoking either stops the token, and ``run`` for a workload.
 
-Permissions are computed here, at issue time, from the grants; a grant change reaches a workspace
-with the next token (at most one access-token lifetime later). Revocation is the fast path.
+Permissions are computed here, at issue time, from the grants and shares; a grant change reaches a
+workspace with the next token (at most one access-token lifetime later). Revocation is the fast path,
+for shares too (a revoked share's id is on the revocation list).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 from runyard.control_plane.actor import Actor
 from runyard.control_plane.db.models import ApiKeyRow, ServiceAccountRow, SessionRow, UserRow, WorkspaceRow
 from runyard.control_plane.rbac import allows
-from runyard.control_plane.services import audit, orgs, sessions
+from runyard.control_plane.services import audit, orgs, sessions, shares
 from runyard.control_plane.services.roles import Scoped, workspace_permissions
 from runyard.control_plane.signing import KeyRing
 from runyard.exceptions import PermissionDenied, Unauthenticated
@@ -80,7 +82,8 @@ def scoped_permissions(session: Session, *, subject: Subject, audience: str) -> 
     if workspace.org_id not in subject.org_ids:
         raise PermissionDenied("You have no access to this workspace.")
     scoped = workspace_permissions(session, subject_type=subject.kind, subject_id=subject.id, workspace=workspace)
-    if not scoped.workspace and not scoped.projects:
+    if not scoped.workspace and not scoped.projects and not shares.shares_of(
+            session, subject_type=subject.kind, subject_id=subject.id, workspace_id=workspace.id):
         raise PermissionDenied("You have no access to this workspace.", hint="Ask an admin for a role there.")
     return workspace, scoped
 
@@ -114,6 +117,11 @@ def issue(session: Session, *, keyring: KeyRing, settings: TokenSettings, subjec
                 perms, projects = frozenset(), {project: sorted(_workload(scoped.in_project(project)))}
         claims.update(aud=audience, org=str(workspace.org_id), perms=sorted(perms), proj=projects,
                       roles=sorted(scoped.roles))
+        if run_id is None:  # a workload acts with its project's permissions only, never through shares
+            held = shares.shares_of(session, subject_type=subject.kind, subject_id=subject.id,
+                                    workspace_id=workspace.id)
+            if held:
+                claims["shr"] = [share.to_claim() for share in held]
     if session_id is not None:
         claims["sid"] = str(session_id)
     if api_key is not None:

@@ -26,14 +26,14 @@ CanRead = Annotated[Principal, Depends(Authorize("artifacts:read"))]
 def list_artifacts(
     principal: CanRead, project: Project, session: ReadSession, page: Annotated[PageRequest, Query()]
 ) -> Page[ArtifactRead]:
-    return service.list_artifacts(session, project=project, page=page)
+    return service.list_artifacts(session, project=project, page=page, visible=principal.visible)
 
 
 @router.get("/artifact-versions", operation_id="artifact_versions-list", tags=["artifact_versions"])
 def list_artifact_versions(
     principal: CanRead, project: Project, session: ReadSession, filter: Annotated[ArtifactVersionFilter, Query()]
 ) -> Page[ArtifactVersionRead]:
-    return service.list_artifact_versions(session, project=project, filter=filter)
+    return service.list_artifact_versions(session, project=project, filter=filter, visible=principal.visible)
 
 
 # ``:uuid`` so that an artifact *named* "x/lineage" is not taken for a malformed id (it falls through to the

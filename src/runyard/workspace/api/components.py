@@ -40,7 +40,7 @@ def list_components(
     session: ReadSession,
     type: Annotated[str | None, Query(pattern=r"^[a-z_]{1,50}$")] = None,
 ) -> list[ComponentRead]:
-    return service.list_components(session, project=project, type=type)
+    return service.list_components(session, project=project, type=type, visible=principal.visible)
 
 
 @router.patch("/components/{type}/{name_or_id}", operation_id="components-update")

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from runyard.exceptions import PermissionDenied
 from runyard.schemas.base import DEFAULT_PROJECT, PROJECT_PATTERN
 from runyard.workspace.db.engine import Database, get_database
+from runyard.workspace.services.visibility import Visible
 
 
 class DatabaseHandle:
@@ -100,6 +101,9 @@ class Principal:
     name: str
     kind: Literal["local", "user", "service_account", "workload"]
     permissions: frozenset[str] = field(default_factory=frozenset)
+    #: Set by ``Authorize`` when only shares of single pipelines or stacks admit the request: what its
+    #: route may show (list routes hand it to their service); ``None``: the whole project.
+    visible: Visible | None = None
 
     def can(self, permission: str, project: str | None = None) -> bool:
         """Whether the caller holds ``permission`` workspace-wide (a token may add grants per ``project``)."""

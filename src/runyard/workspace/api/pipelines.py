@@ -35,7 +35,7 @@ def get_pipeline(principal: CanRead, project: Project, session: ReadSession, nam
 def list_pipelines(
     principal: CanRead, project: Project, session: ReadSession, filter: Annotated[PipelineFilter, Query()]
 ) -> Page[PipelineRead]:
-    return service.list_pipelines(session, project=project, filter=filter)
+    return service.list_pipelines(session, project=project, filter=filter, visible=principal.visible)
 
 
 @router.delete("/pipelines/{name_or_id}", operation_id="pipelines-delete", status_code=204)

@@ -41,7 +41,7 @@ def get_run(principal: CanRead, project: Project, session: ReadSession, run_id: 
 def list_runs(
     principal: CanRead, project: Project, session: ReadSession, filter: Annotated[RunFilter, Query()]
 ) -> Page[RunRead]:
-    return service.list_runs(session, project=project, filter=filter)
+    return service.list_runs(session, project=project, filter=filter, visible=principal.visible)
 
 
 @router.patch("/runs/{run_id}", operation_id="runs-update")

@@ -31,7 +31,7 @@ def get_stack(principal: CanRead, project: Project, session: WriteSession, name_
 
 @router.get("/stacks", operation_id="stacks-list")
 def list_stacks(principal: CanRead, project: Project, session: WriteSession) -> list[StackRead]:
-    return service.list_stacks(session, project=project)
+    return service.list_stacks(session, project=project, visible=principal.visible)
 
 
 @router.patch("/stacks/{name_or_id}", operation_id="stacks-update")

@@ -48,7 +48,7 @@ def get_step_run(principal: CanRead, project: Project, session: ReadSession, ste
 def list_step_runs(
     principal: CanRead, project: Project, session: ReadSession, filter: Annotated[StepRunFilter, Query()]
 ) -> Page[StepRunRead]:
-    return service.list_step_runs(session, project=project, filter=filter)
+    return service.list_step_runs(session, project=project, filter=filter, visible=principal.visible)
 
 
 @router.patch("/steps/{step_run_id:uuid}", operation_id="steps-update")

@@ -26,6 +26,7 @@ from runyard.workspace.db import tables as t
 from runyard.workspace.db.models import ArtifactRow, ArtifactVersionRow, StepRunArtifactRow, StepRunRow
 from runyard.workspace.db.types import utcnow
 from runyard.workspace.services.pagination import apply_keyset, split_page
+from runyard.workspace.services.visibility import Visible, artifact_versions_of
 
 _av = t.artifact_versions.c
 _LOCK_ARTIFACT = (
@@ -118,9 +119,15 @@ def get_artifact_version(
     return to_read(session, row)
 
 
-def list_artifacts(session: Session, *, page: PageRequest, project: str = DEFAULT_PROJECT) -> Page[ArtifactRead]:
+def list_artifacts(
+    session: Session, *, page: PageRequest, project: str = DEFAULT_PROJECT, visible: Visible | None = None
+) -> Page[ArtifactRead]:
+    stmt = select(ArtifactRow).where(ArtifactRow.project == project)
+    if visible is not None:
+        stmt = stmt.where(ArtifactRow.id.in_(select(ArtifactVersionRow.artifact_id).where(
+            ArtifactVersionRow.id.in_(artifact_versions_of(visible)))))
     stmt = apply_keyset(
-        select(ArtifactRow).where(ArtifactRow.project == project),
+        stmt,
         created_col=ArtifactRow.created,
         id_col=ArtifactRow.id,
         cursor=page.cursor,
@@ -131,9 +138,11 @@ def list_artifacts(session: Session, *, page: PageRequest, project: str = DEFAUL
 
 
 def list_artifact_versions(
-    session: Session, *, filter: ArtifactVersionFilter, project: str = DEFAULT_PROJECT
+    session: Session, *, filter: ArtifactVersionFilter, project: str = DEFAULT_PROJECT, visible: Visible | None = None
 ) -> Page[ArtifactVersionRead]:
     stmt = select(ArtifactVersionRow).join(ArtifactRow).where(ArtifactRow.project == project)
+    if visible is not None:
+        stmt = stmt.where(ArtifactVersionRow.id.in_(artifact_versions_of(visible)))
     if filter.name is not None:
         stmt = stmt.where(ArtifactRow.name == filter.name)
     if filter.name_contains:

@@ -24,6 +24,7 @@ from runyard.schemas.pipelines import (
 from runyard.workspace.db.models import PipelineRow, SnapshotRow
 from runyard.workspace.db.types import utcnow
 from runyard.workspace.services.pagination import apply_keyset, split_page
+from runyard.workspace.services.visibility import Visible
 
 
 def get_or_create_pipeline(
@@ -66,9 +67,11 @@ def get_pipeline(session: Session, *, name_or_id: str, project: str = DEFAULT_PR
 
 
 def list_pipelines(
-    session: Session, *, filter: PipelineFilter, project: str = DEFAULT_PROJECT
+    session: Session, *, filter: PipelineFilter, project: str = DEFAULT_PROJECT, visible: Visible | None = None
 ) -> Page[PipelineRead]:
     stmt = select(PipelineRow).where(PipelineRow.project == project)
+    if visible is not None:
+        stmt = stmt.where(PipelineRow.id.in_(visible.pipelines))
     if filter.name_contains:
         stmt = stmt.where(PipelineRow.name.contains(filter.name_contains, autoescape=True))
     stmt = apply_keyset(

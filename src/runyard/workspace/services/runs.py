@@ -19,6 +19,7 @@ from runyard.schemas.status import RunStatus, StepStatus
 from runyard.workspace.db.models import PipelineRow, RunRow, RunTagRow, SnapshotRow, StepRunRow
 from runyard.workspace.db.types import utcnow
 from runyard.workspace.services.pagination import apply_keyset, split_page
+from runyard.workspace.services.visibility import Visible
 from runyard.workspace.state import check_run_transition
 
 
@@ -136,8 +137,12 @@ def cancel_run(session: Session, *, run_id: uuid.UUID, project: str = DEFAULT_PR
 _ENDED = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.CANCELLED: "been cancelled"}
 
 
-def list_runs(session: Session, *, filter: RunFilter, project: str = DEFAULT_PROJECT) -> Page[RunRead]:
+def list_runs(
+    session: Session, *, filter: RunFilter, project: str = DEFAULT_PROJECT, visible: Visible | None = None
+) -> Page[RunRead]:
     stmt = select(RunRow).where(RunRow.project == project)
+    if visible is not None:
+        stmt = stmt.where(RunRow.pipeline_id.in_(visible.pipelines))
     if filter.pipeline is not None:
         # Filter on the pipeline's id, looked up first, not on a join with its name: behind the join the
         # planner cannot tell which pipeline it is, assumes an average one, and for a busy pipeline with a

@@ -24,6 +24,7 @@ from runyard.schemas.stacks import (
     StackUpdate,
 )
 from runyard.workspace.db.models import ComponentRow, StackComponentRow, StackRow
+from runyard.workspace.services.visibility import Visible, components_of
 
 DEFAULT_STACK = "default"
 REQUIRED_TYPES = ("orchestrator", "artifact_store")
@@ -78,9 +79,11 @@ def update_component(
 
 
 def list_components(
-    session: Session, *, type: str | None = None, project: str = DEFAULT_PROJECT
+    session: Session, *, type: str | None = None, project: str = DEFAULT_PROJECT, visible: Visible | None = None
 ) -> list[ComponentRead]:
     stmt = select(ComponentRow).where(ComponentRow.project == project).order_by(ComponentRow.type, ComponentRow.name)
+    if visible is not None:
+        stmt = stmt.where(ComponentRow.id.in_(components_of(visible)))
     if type:
         stmt = stmt.where(ComponentRow.type == type)
     return [ComponentRead.model_validate(r) for r in session.scalars(stmt)]
@@ -151,7 +154,10 @@ def get_stack(session: Session, *, name_or_id: str, project: str = DEFAULT_PROJE
     return to_read(stack_row(session, name_or_id, project))
 
 
-def list_stacks(session: Session, *, project: str = DEFAULT_PROJECT) -> list[StackRead]:
+def list_stacks(session: Session, *, project: str = DEFAULT_PROJECT, visible: Visible | None = None) -> list[StackRead]:
+    if visible is not None:  # a caller who sees only shared stacks does not create the default one
+        stmt = select(StackRow).where(StackRow.project == project, StackRow.id.in_(visible.stacks))
+        return [to_read(r) for r in session.scalars(stmt.order_by(StackRow.name))]
     ensure_default_stack(session, project)
     stmt = select(StackRow).where(StackRow.project == project).order_by(StackRow.name)
     return [to_read(r) for r in session.scalars(stmt)]

@@ -36,6 +36,7 @@ from runyard.workspace.db.types import utcnow
 from runyard.workspace.services.artifacts import VERSION_COLUMNS, register_version, version_read
 from runyard.workspace.services.metadata import put_metadata
 from runyard.workspace.services.pagination import decode_cursor, encode_cursor
+from runyard.workspace.services.visibility import Visible
 from runyard.workspace.state import check_step_transition
 
 _STEP_COLUMNS = [c for c in t.step_runs.c if c.name != "pipeline_id"]
@@ -193,10 +194,12 @@ def get_step_run(session: Session, *, step_run_id: uuid.UUID, project: str = DEF
 
 
 def list_step_runs(
-    session: Session, *, filter: StepRunFilter, project: str = DEFAULT_PROJECT
+    session: Session, *, filter: StepRunFilter, project: str = DEFAULT_PROJECT, visible: Visible | None = None
 ) -> Page[StepRunRead]:
     c = t.step_runs.c
     stmt = select(*_STEP_COLUMNS).where(c.project == project)
+    if visible is not None:
+        stmt = stmt.where(c.pipeline_id.in_(visible.pipelines))
     if filter.run_id is not None:
         stmt = stmt.where(c.run_id == filter.run_id)
     if filter.status is not None:
