@@ -110,7 +110,28 @@ IN_PROJECT = {
     "project_in_p1": ("project", "p1"),  # a project grant, used in its project
     "other_project_in_p1": ("other_project", "p1"),  # a grant on p2, used in p1
     "viewer_in_p1": ("viewer", "p1"),  # a workspace-wide grant reaches every project
+    "shared_in_p1": ("shared", "p1"),  # no grant at all: a viewer share of one pipeline of p1
 }
+#: What a viewer share of one pipeline reaches (past authorization; made-up ids then answer 404).
+SHARED_PIPELINE_VIEWER = {
+    "pipelines-get", "pipelines-list", "snapshots-get", "runs-get", "runs-list", "steps-get", "steps-list",
+    "logs-read", "logs-stream", "artifacts-list", "artifact_versions-get", "artifact_versions-list",
+}
+
+
+def _shared_user(world: World) -> None:
+    """``shared``: a member with no grant, holding a viewer share of a (made-up) pipeline of ``p1``."""
+    from runyard.control_plane.services import orgs, shares, users
+
+    with world.cp.db.session(write=True) as s:
+        user = users.create_user(s, email="shared@acme.test", password=None, actor=SYSTEM, org_id=world.org.id)
+        orgs.add_member(s, org_id=world.org.id, user_id=user.id, actor=SYSTEM)
+        target = shares.Target(world.ws_a, orgs.get_project(s, workspace_id=world.ws_a.id, name="p1"), "pipelines",
+                               uuid.uuid4())
+        shares.create_share(s, org_id=world.org.id, target=target, subject_type="user", subject_id=user.id,
+                            subject_label=user.email, role="viewer", permissions=None, actor=SYSTEM,
+                            held=frozenset({"*"}))
+        world.users["shared"] = user
 
 
 def _tokens(world: World, client: TestClient) -> dict[str, str | None]:
@@ -118,6 +139,7 @@ def _tokens(world: World, client: TestClient) -> dict[str, str | None]:
     tokens["service_account"] = world.api_key
     tokens["project"] = world.token("project")
     tokens["other_project"] = world.token("other_project")
+    _shared_user(world)
     for who, (user, _) in IN_PROJECT.items():
         tokens[who] = world.token(user)
     tokens["other_workspace"] = world.token("other_ws", "b")  # a valid token, for another workspace
@@ -175,7 +197,8 @@ def test_authorization_matrix(world: World, ws_client: TestClient, protected_app
             kwargs: dict[str, Any] = {"json": {}} if method in ("POST", "PATCH", "PUT") else {}
             response = ws_client.request(method, _fill(path), headers=headers, **kwargs)
             allowed = response.status_code not in (401, 403)
-            expected = op in PUBLIC or _expected(who, RULES[op])
+            expected = op in PUBLIC or (op in SHARED_PIPELINE_VIEWER if who == "shared_in_p1"
+                                        else _expected(who, RULES[op]))
             if allowed != expected:
                 failures.append(f"{who:16} {method:6} {path}: {response.status_code}, expected "
                                 f"{'allow' if expected else 'deny'}")

@@ -14,6 +14,7 @@ from runyard.cli import (
     runs,
     secrets,
     server,
+    shares,
     stacks,
     workspace,
 )
@@ -39,6 +40,7 @@ control_plane.register(app)
 orgs.register(app)
 members.register(app)
 access.register(app)
+shares.register(app)
 
 
 def main() -> None:

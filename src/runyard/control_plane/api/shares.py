@@ -14,11 +14,12 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from runyard.control_plane.api.deps import ControlPlaneDep, OrgAccess, org_access
-from runyard.control_plane.db.models import ShareRow
+from runyard.control_plane.db.models import ProjectRow, ShareRow, WorkspaceRow
 from runyard.control_plane.rbac import allows
 from runyard.control_plane.schemas import ShareCreate, ShareRead
 from runyard.control_plane.services import orgs, roles, shares, users
 from runyard.exceptions import NotFound
+from runyard.schemas.base import DEFAULT_PROJECT
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["shares"])
 
@@ -36,11 +37,21 @@ def _held(session: Session, access: OrgAccess, target: shares.Target) -> frozens
     return frozenset(held)
 
 
+def _project(session: Session, access: OrgAccess, workspace: WorkspaceRow, name: str) -> ProjectRow:
+    """The project; ``default`` exists in every workspace without being created, so its row is made here."""
+    try:
+        return orgs.get_project(session, workspace_id=workspace.id, name=name)
+    except NotFound:
+        if name != DEFAULT_PROJECT:
+            raise
+        return orgs.create_project(session, workspace=workspace, name=name, actor=access.actor)
+
+
 @router.post("/shares", operation_id="shares-create", status_code=201)
 def create_share(access: Member, cp: ControlPlaneDep, body: ShareCreate) -> ShareRead:
     with cp.db.session(write=True) as session:
         workspace = orgs.get_workspace(session, org_id=access.org.id, name=body.workspace)
-        project = orgs.get_project(session, workspace_id=workspace.id, name=body.project)
+        project = _project(session, access, workspace, body.project)
         target = shares.Target(workspace, project, body.resource_type, body.resource_id, body.resource_name)
         if body.subject_type == "user":
             subject_id = users.get_member_by_email(session, org_id=access.org.id, email=body.subject).id

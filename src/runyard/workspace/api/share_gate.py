@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -148,6 +149,26 @@ ITEMS: dict[tuple[str, str], Check] = {
 }
 
 
+def _artifact_store(session: Session, params: dict[str, Any], project: str, visible: Visible, body: Any) -> None:
+    """The artifact store holding a version the shared pipelines wrote: the SDK needs it to load the version."""
+    from runyard.workspace.db.models import ArtifactVersionRow
+    from runyard.workspace.services.stacks import component_row
+    from runyard.workspace.services.visibility import artifact_versions_of
+
+    kind, name_or_id = str(params["type"]), str(params["name_or_id"])
+    row = component_row(session, type=kind, name_or_id=name_or_id, project=project)
+    holds = select(ArtifactVersionRow.id).where(ArtifactVersionRow.artifact_store_id == row.id,
+                                                ArtifactVersionRow.id.in_(artifact_versions_of(visible))).limit(1)
+    if kind != "artifact_store" or session.scalar(holds) is None:
+        component_row(session, type=kind, name_or_id=name_or_id, project=NOWHERE)
+
+
+#: Item routes reached through a share that carries another permission: route -> (that permission, check).
+THROUGH: dict[tuple[str, str], tuple[str, Check]] = {
+    ("GET", "/components/{type}/{name_or_id}"): ("artifacts:read", _artifact_store),
+}
+
+
 def visible_through(shares: tuple[ShareClaim, ...], permission: str, project: str) -> Visible | None:
     """The shared roots of ``project`` whose shares carry ``permission``; ``None`` if there are none."""
     relevant = [s for s in shares if s.project == project and allows(s.permissions, permission)]
@@ -163,14 +184,17 @@ async def admit(request: Request, shares: tuple[ShareClaim, ...], permission: st
     service's ``NotFound`` for a row outside the shares."""
     if project is None:
         return None  # resources of the whole workspace (secrets) are never shared one by one
-    visible = visible_through(shares, permission, project)
-    if visible is None:
-        return None
     route = getattr(request.scope.get("route"), "path_format", "").removeprefix("/api/v1")
     key = (request.method, route)
+    visible = visible_through(shares, permission, project)
+    check = ITEMS.get(key)
+    if (visible is None or check is None) and key in THROUGH:
+        other, check = THROUGH[key]
+        visible = visible_through(shares, other, project)
+    if visible is None:
+        return None
     if key in LISTS:
         return visible
-    check = ITEMS.get(key)
     if check is None:
         return None
     params: dict[str, Any] = dict(request.path_params)
