@@ -35,6 +35,8 @@ RULES: dict[str, str] = {
     "roles-list": "roles:read", "roles-create": "roles:create", "roles-delete": "roles:delete",
     "grants-list": "roles:read", "grants-create": "member", "grants-delete": "member",
     "audit-list": "audit:read", "audit-export": "audit:read",
+    # shares: `<type>:share` at the resource's project, checked in the service layer
+    "shares-create": "member", "shares-list": "member", "shares-delete": "member",
 }
 
 

@@ -123,4 +123,5 @@ def test_a_team_share_end_to_end(server: str, runyard_home: Path) -> None:
     actions = [e["action"] for e in (events["items"] if isinstance(events, dict) else events)]
     assert "share.create" in actions and "share.revoke" in actions and "auth.forbidden" in actions
     gone = CliRunner().invoke(cli, ["share", "revoke", str(uuid.uuid4())])
-    assert gone.exit_code != 0 and gone.output.startswith("Error: No such share") and "runyard share list" in gone.output
+    assert gone.exit_code != 0 and gone.output.startswith("Error: No such share")
+    assert "runyard share list" in gone.output

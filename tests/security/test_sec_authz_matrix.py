@@ -116,6 +116,7 @@ IN_PROJECT = {
 SHARED_PIPELINE_VIEWER = {
     "pipelines-get", "pipelines-list", "snapshots-get", "runs-get", "runs-list", "steps-get", "steps-list",
     "logs-read", "logs-stream", "artifacts-list", "artifact_versions-get", "artifact_versions-list",
+    "components-get",  # the artifact store holding a shared version (anything else: 404)
 }
 
 

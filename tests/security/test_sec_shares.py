@@ -114,7 +114,8 @@ def test_a_share_holder_sees_the_pipeline_and_what_it_implies_and_nothing_else(
     assert _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=h))["pipeline_name"] == "training"
     _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}/logs", headers=h))
     _ok(ws_client.get(f"/api/v1/steps/{training['step']['id']}", headers=h))
-    assert _ok(ws_client.get(f"/api/v1/artifact-versions/{training['version']}", headers=h))["id"] == training["version"]
+    version = _ok(ws_client.get(f"/api/v1/artifact-versions/{training['version']}", headers=h))
+    assert version["id"] == training["version"]
     assert _ok(ws_client.get("/api/v1/artifact-versions/training-model", headers=h))["id"] == training["version"]
 
     # lists hold only what is shared
@@ -175,7 +176,8 @@ def test_a_team_share_reaches_every_member_and_a_revoked_share_stops(
     ana_token = world.token("ana")
     ana = {**bearer(ana_token), "X-Runyard-Project": "p1"}
     for headers in (ana, _in(world, "ben")):
-        assert _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=headers))["id"] == training["run"]["id"]
+        run = _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=headers))
+        assert run["id"] == training["run"]["id"]
     with pytest.raises(PermissionDenied):  # no grant, no share: no token for this workspace at all
         world.token("outsider")
 

@@ -37,6 +37,7 @@ SECTIONS = (
     ("members", "Members", "users:read"),
     ("teams", "Teams", "teams:read"),
     ("roles", "Roles & grants", "roles:read"),
+    ("shares", "Shares", "roles:read"),
     ("service-accounts", "Service accounts & keys", "service_accounts:read"),
     ("projects", "Projects", "projects:read"),
     ("audit", "Audit log", "audit:read"),

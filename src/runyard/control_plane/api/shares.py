@@ -79,11 +79,12 @@ def list_shares(
                                   project_id=project_id, resource_id=resource_id)
         if not allows(access.permissions, "roles:read"):  # not an organization-wide reader: filter
             mine = shares.subject_ids_of(session, actor=access.actor)
-            rows = [r for r in rows if (r.subject_type, r.subject_id) in mine or _may_manage(session, access, r)]
+            rows = [r for r in rows if (r.subject_type, r.subject_id) in mine or may_manage(session, access, r)]
         return shares.describe(session, rows)
 
 
-def _may_manage(session: Session, access: OrgAccess, row: ShareRow) -> bool:
+def may_manage(session: Session, access: OrgAccess, row: ShareRow) -> bool:
+    """Whether the caller holds the share permission where this share lives (what revoking it needs first)."""
     target = shares.target_of(session, row)
     return allows(_held(session, access, target), f"{row.resource_type}:share")
 

@@ -41,7 +41,7 @@ NOTICES = {
     "member-left": "Removed from the team.", "role-created": "Role created.", "role-deleted": "Role deleted.",
     "granted": "Role granted.", "revoked": "Grant revoked.", "account-created": "Service account created.",
     "account-deleted": "Service account deleted; its keys are revoked.", "key-revoked": "Key revoked.",
-    "project-created": "Project created.", "project-deleted": "Project deleted.",
+    "project-created": "Project created.", "project-deleted": "Project deleted.", "share-revoked": "Share revoked.",
 }
 
 
@@ -181,8 +181,19 @@ def _query(params: dict[str, Any], **more: Any) -> str:
     return urlencode({k: v for k, v in {**params, **more}.items() if v})
 
 
-LOADERS = {"members": _members, "teams": _teams, "roles": _roles, "service-accounts": _service_accounts,
-           "projects": _projects, "audit": _audit}
+def _shares(_request: Request, view: SettingsView) -> dict[str, Any]:
+    """Every live share of the organization, and whether this person may revoke each (the API's own check)."""
+    from runyard.control_plane.api.shares import may_manage
+    from runyard.control_plane.services import shares
+
+    with view.cp.db.session(write=False) as session:
+        rows = shares.list_shares(session, org_id=view.access.org.id)
+        return {"shares": list(zip(shares.describe(session, rows),
+                                   [may_manage(session, view.access, r) for r in rows], strict=True))}
+
+
+LOADERS = {"members": _members, "teams": _teams, "roles": _roles, "shares": _shares,
+           "service-accounts": _service_accounts, "projects": _projects, "audit": _audit}
 
 
 @router.get("/settings/{org}/audit/export")

@@ -184,6 +184,14 @@ def revoke_grant(request: Request, grant_id: uuid.UUID, view: Member) -> Respons
                 action=lambda view: access.delete_grant(view.access, view.cp, grant_id))
 
 
+@router.post("/settings/{org}/shares/{share_id}/revoke")
+def revoke_share(request: Request, share_id: uuid.UUID, view: Member) -> Response:
+    from runyard.control_plane.api import shares
+
+    return _act(request, view, section="shares", done="share-revoked",
+                action=lambda view: shares.revoke_share(view.access, view.cp, share_id))
+
+
 # --- service accounts and keys --------------------------------------------------------------------
 @router.post("/settings/{org}/service-accounts")
 def create_service_account(request: Request, view: MayCreateServiceAccounts, name: Name,

@@ -59,8 +59,8 @@ def _snapshot(session: Session, params: dict[str, Any], project: str, visible: V
     from runyard.workspace.services.pipelines import get_snapshot
 
     snapshot_id = _uuid(params["snapshot_id"])
-    get_snapshot(session, snapshot_id=snapshot_id, project=project)
-    if session.get(SnapshotRow, snapshot_id).pipeline_id not in visible.pipelines:  # type: ignore[union-attr]
+    row = session.get(SnapshotRow, snapshot_id)
+    if row is None or row.project != project or row.pipeline_id not in visible.pipelines:
         get_snapshot(session, snapshot_id=snapshot_id, project=NOWHERE)
 
 
