@@ -149,6 +149,9 @@ def test_a_share_holder_sees_the_pipeline_and_what_it_implies_and_nothing_else(
     assert ws_client.get(f"/api/v1/artifact-versions/{training['version']}/lineage", headers=h).status_code == 403
     assert ws_client.get("/api/v1/runs", headers={**bearer(token), "X-Runyard-Project": "p2"}).status_code == 403
     assert ws_client.get("/api/v1/runs", headers=bearer(token)).status_code == 403  # the default project
+    # the dashboard's pages (the same paths without /api/v1) do not filter: closed to a share holder
+    for page in ("/runs", "/pipelines", f"/runs/{training['run']['id']}", "/artifacts"):
+        assert ws_client.get(f"{page}?project=p1", headers=bearer(token)).status_code == 403, page
 
 
 def test_a_non_holder_in_the_same_project_sees_only_its_own_share(

@@ -184,8 +184,10 @@ async def admit(request: Request, shares: tuple[ShareClaim, ...], permission: st
     service's ``NotFound`` for a row outside the shares."""
     if project is None:
         return None  # resources of the whole workspace (secrets) are never shared one by one
-    route = getattr(request.scope.get("route"), "path_format", "").removeprefix("/api/v1")
-    key = (request.method, route)
+    if not request.url.path.startswith("/api/v1/"):
+        return None  # the dashboard's pages (the same templates, no filter) stay closed to shares
+    route = str(getattr(request.scope.get("route"), "path_format", ""))
+    key = (request.method, route.removeprefix("/api/v1"))
     visible = visible_through(shares, permission, project)
     check = ITEMS.get(key)
     if (visible is None or check is None) and key in THROUGH:
