@@ -1,8 +1,8 @@
 """Sharing one pipeline or stack with a user or team, against a protected Workspace Server and the control
 plane's own API (both real apps; tokens minted and verified as in production).
 
-In project ``p1`` of ``ws-a``, ``project`` (a developer there) runs two pipelines, ``training`` and
-``other``. Shares are made through ``POST /api/v1/orgs/acme/shares``; each check asks the workspace with
+Each test runs on SQLite, PostgreSQL and MariaDB (the workspace's database). In project ``p1`` of
+``ws-a``, ``project`` (a developer there) runs two pipelines, ``training`` and ``other``. Shares are made through ``POST /api/v1/orgs/acme/shares``; each check asks the workspace with
 the share holder's token.
 """
 
@@ -15,14 +15,28 @@ from typing import Any
 import jwt
 import pytest
 from cp_world import World, bearer
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from runyard.control_plane.actor import SYSTEM
 from runyard.control_plane.api.app import create_control_plane_app
+from runyard.control_plane.audit_sink import LocalAuditSink
 from runyard.control_plane.db.models import AuditEventRow
+from runyard.control_plane.guard import Authenticator, install_auth
 from runyard.control_plane.services import orgs, roles, users
 from runyard.exceptions import NotFound, PermissionDenied
+
+
+@pytest.fixture
+def protected_app(world: World, database_url: str) -> FastAPI:
+    """``ws-a``'s server as in the conftest, on each workspace database (the share filters are SQL)."""
+    from runyard.workspace.app import create_app
+
+    app = create_app(database_url)
+    install_auth(app, Authenticator(world.cp.verifier(world.ws_a.audience), audit=LocalAuditSink(world.cp),
+                                    org_id=str(world.org.id)))
+    return app
 
 
 @pytest.fixture
@@ -256,3 +270,28 @@ def test_a_stack_shared_for_update_can_be_updated_and_nothing_more(
     hidden = ws_client.patch("/api/v1/stacks/gpu", json={"components": {"orchestrator": "hidden"}}, headers=h)
     assert hidden.status_code == 404 and hidden.json()["error"] == "not_found"
     assert ws_client.patch("/api/v1/stacks/gpu", json=patch, headers=_in(world, "viewer")).status_code == 403
+
+
+def test_bad_input_from_a_share_holder_or_a_sharer_is_a_clear_4xx(
+        world: World, ws_client: TestClient, cp_client: TestClient, project: dict[str, dict[str, Any]]) -> None:
+    _user(world, "holder")
+    training = project["training"]
+    _share_pipeline(cp_client, world, training["pipeline"], "holder")
+    h = _in(world, "holder")
+    for path in ("/api/v1/runs/not-a-uuid", "/api/v1/steps/not-a-uuid", "/api/v1/snapshots/nope",
+                 "/api/v1/artifact-versions/training-model?version=99999999999",
+                 "/api/v1/artifact-versions/training-model?version=x"):
+        answer = ws_client.get(path, headers=h)
+        assert answer.status_code in (404, 422), (path, answer.status_code, answer.text)
+        assert answer.json()["error"] in ("not_found", "invalid_input", "validation_error")
+    base = {"resource_type": "pipelines", "resource_id": training["pipeline"]["id"], "subject_type": "user",
+            "subject": "holder@acme.test"}
+    for body, fix in (({**base}, "either a role"), ({**base, "role": "viewer", "permissions": ["runs:read"]},
+                                                      "either a role"),
+                      ({**base, "role": "owner"}, "role"), ({**base, "resource_type": "runs", "role": "viewer"},
+                                                            "resource_type")):
+        answer = cp_client.post("/api/v1/orgs/acme/shares", json={"workspace": "ws-a", "project": "p1", **body},
+                                headers=bearer(world.token("admin", None)))
+        assert answer.status_code in (400, 422) and fix in answer.text, (body, answer.status_code, answer.text)
+    assert cp_client.post("/api/v1/orgs/acme/shares", headers=bearer(world.token("admin", None)), json={
+        "workspace": "ws-a", "project": "p9", **base, "role": "viewer"}).status_code == 404

@@ -30,8 +30,9 @@ from runyard.control_plane.rbac import allows
 from runyard.control_plane.share_rules import ShareClaim
 from runyard.workspace.services.visibility import Visible
 
-#: A project name no row can have (names are slugs): the services' not-found for an unshared row.
-NOWHERE = "\x00unshared"
+#: A project name no row can have (names start with a letter or digit): the services' not-found for an
+#: unshared row. Plain ASCII, so every database compares it (PostgreSQL refuses a NUL in a string).
+NOWHERE = "-not-shared-"
 
 #: Routes a share admits as lists: the route hands ``principal.visible`` to its service.
 LISTS = frozenset({
@@ -43,8 +44,15 @@ LISTS = frozenset({
 Check = Callable[[Session, dict[str, Any], str, Visible, Any], None]
 
 
+class _Malformed(Exception):
+    """A path id that is not a UUID: the route's own validation answers it (422) before reading any row."""
+
+
 def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise _Malformed from None
 
 
 def _pipeline(session: Session, params: dict[str, Any], project: str, visible: Visible, body: Any) -> None:
@@ -204,7 +212,9 @@ async def admit(request: Request, shares: tuple[ShareClaim, ...], permission: st
         try:
             params["version"] = int(request.query_params["version"])
         except ValueError:
-            return visible  # the route's validation answers 422 before any row is read
+            params["version"] = 0
+        if not 1 <= params["version"] <= 2**31 - 1:
+            return visible  # the route's own validation answers 422; the route does not run
     body: Any = None
     if request.method in ("POST", "PATCH", "PUT"):
         try:
@@ -219,5 +229,5 @@ def _check(request: Request, check: Check, params: dict[str, Any], project: str,
     try:
         with request.app.state.database.get().session(write=False) as session:
             check(session, params, project, visible, body)
-    except ValueError:
-        return  # a malformed id: the route's validation answers 422
+    except _Malformed:
+        return  # only a malformed UUID passes; anything else raised here refuses the request
