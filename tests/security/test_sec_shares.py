@@ -2,8 +2,8 @@
 plane's own API (both real apps; tokens minted and verified as in production).
 
 Each test runs on SQLite, PostgreSQL and MariaDB (the workspace's database). In project ``p1`` of
-``ws-a``, ``project`` (a developer there) runs two pipelines, ``training`` and ``other``. Shares are made through ``POST /api/v1/orgs/acme/shares``; each check asks the workspace with
-the share holder's token.
+``ws-a``, ``project`` (a developer there) runs two pipelines, ``training`` and ``other``. Shares are
+made through ``POST /api/v1/orgs/acme/shares``; each check asks the workspace with the holder's token.
 """
 
 from __future__ import annotations
