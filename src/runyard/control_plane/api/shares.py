@@ -18,7 +18,7 @@ from runyard.control_plane.db.models import ProjectRow, ShareRow, WorkspaceRow
 from runyard.control_plane.rbac import allows
 from runyard.control_plane.schemas import ShareCreate, ShareRead
 from runyard.control_plane.services import orgs, roles, shares, users
-from runyard.exceptions import NotFound
+from runyard.exceptions import InvalidInput, NotFound
 from runyard.schemas.base import DEFAULT_PROJECT
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["shares"])
@@ -71,6 +71,8 @@ def list_shares(
     project: Annotated[str | None, Query(max_length=64, description="Needs `workspace`.")] = None,
     resource_id: uuid.UUID | None = None,
 ) -> list[ShareRead]:
+    if project and not workspace:
+        raise InvalidInput("`project` needs `workspace` (a project lives in a workspace).")
     with cp.db.session(write=False) as session:
         ws_row = orgs.get_workspace(session, org_id=access.org.id, name=workspace) if workspace else None
         project_id = orgs.get_project(session, workspace_id=ws_row.id, name=project).id if ws_row and project \
