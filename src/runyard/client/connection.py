@@ -1,5 +1,8 @@
-"""Picks the transport: a Workspace Server when a URL is configured, else the embedded workspace (through the
-local service unless ``RUNYARD_LOCAL_SERVICE=0``)."""
+"""Picks the transport: a Workspace Server when a URL is configured, else the embedded workspace.
+
+A SQLite workspace is reached through the local service unless ``RUNYARD_LOCAL_SERVICE=0``. A workspace on
+PostgreSQL or MariaDB (``RUNYARD_DATABASE_URL``) is opened in-process: a resident process per user would hold
+server connections for its idle time, and teams on such databases run ``runyard up`` anyway."""
 
 from __future__ import annotations
 
@@ -27,10 +30,11 @@ def make_transport() -> Transport:
         bearer = credentials.BearerSource(normalize_url(url), login) if login is not None else None
         return HTTPTransport(url, api_key=settings.api_key, timeout=settings.http_timeout_s,
                              retries=settings.http_retries, bearer=bearer)
-    if settings.local_service and hasattr(socket, "AF_UNIX"):
+    database_url = settings.workspace_database_url
+    if settings.local_service and database_url.startswith("sqlite:///") and hasattr(socket, "AF_UNIX"):
         from runyard.client.local_service import LocalServiceTransport
 
-        return LocalServiceTransport(settings.workspace_database_url, home=settings.home_path,
+        return LocalServiceTransport(database_url, home=settings.home_path,
                                      busy_timeout_ms=settings.sqlite_busy_timeout_ms,
                                      idle_s=settings.local_service_idle_s)
     return InProcessTransport(settings.workspace_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)

@@ -155,7 +155,7 @@ class LocalServiceTransport(Transport):
     cannot be started at all, the transport says why once and carries on in-process.
     """
 
-    def __init__(self, database_url: str, *, home: Path, busy_timeout_ms: int = 30_000, idle_s: float = 600.0,
+    def __init__(self, database_url: str, *, home: Path, busy_timeout_ms: int = 30_000, idle_s: float = 300.0,
                  path: Path | None = None) -> None:
         self.database_url = database_url
         self.location = database_url

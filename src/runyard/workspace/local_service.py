@@ -58,8 +58,11 @@ class Dispatcher:
         self.transport.database  # noqa: B018 - opening is the point
         self._identity = self._file_identity()
 
+    def replaced(self) -> bool:
+        return self._database_file is not None and self._file_identity() != self._identity
+
     def handle(self, body: bytes) -> bytes:
-        if self._database_file is not None and self._file_identity() != self._identity:
+        if self.replaced():
             self.stale = True
             return STALE
         try:
@@ -143,8 +146,11 @@ class LocalServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             time.sleep(min(1.0, max(self.idle_s / 4, 0.05)))
             with self.state_lock:
                 idle = self.clients == 0 and time.monotonic() - self.last_active > self.idle_s
-            if idle or self.dispatcher.stale:
-                self.stop("idle" if idle else "database file replaced")
+            if idle:
+                self.stop("idle")
+                return
+            if self.dispatcher.stale or self.dispatcher.replaced():  # e.g. a test's or a user's `rm -rf` home
+                self.stop("database file deleted or replaced")
                 return
 
     def stop(self, why: str) -> None:
@@ -210,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Serve the embedded workspace to local SDK processes.")
     parser.add_argument("--socket", required=True, type=Path)
     parser.add_argument("--database-url", required=True)
-    parser.add_argument("--idle-s", type=float, default=600.0)
+    parser.add_argument("--idle-s", type=float, default=300.0)
     parser.add_argument("--busy-timeout-ms", type=int, default=30_000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
