@@ -194,6 +194,8 @@ def test_server_side_settings_pick_their_own_service() -> None:
     assert service_key("sqlite:///x", base) == service_key("sqlite:///x", {**base, "RUNYARD_PROJECT": "b"})
     assert service_key("sqlite:///x", base) != service_key("sqlite:///x", {**base, "RUNYARD_SECRETS_STORE": "aws"})
     assert service_key("sqlite:///x", base) != service_key("sqlite:///y", base)
+    assert service_key("sqlite:///x", base) != service_key("sqlite:///x", {**base, "AWS_PROFILE": "prod"})
+    assert service_key("sqlite:///x", base) == service_key("sqlite:///x", {**base, "EDITOR": "vi"})
 
 
 def test_an_unsafe_runtime_folder_falls_back_to_in_process(local_service: Path, tmp_path: Path,

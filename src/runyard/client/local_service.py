@@ -52,6 +52,8 @@ MAX_FRAME = 256 * 1024 * 1024
 START_TIMEOUT_S = 120.0
 #: Settings that only the client reads: changing them must not start another service.
 _CLIENT_ONLY = {"RUNYARD_PROJECT", "RUNYARD_LOCAL_SERVICE", "RUNYARD_LOG_LEVEL", "RUNYARD_CAPTURE_LOGS"}
+#: Environment the service side reads: Runyard's settings, and the cloud credentials a secret store uses.
+_SERVICE_ENV_PREFIXES = ("RUNYARD_", "AWS_", "AZURE_", "GOOGLE_", "VAULT_")
 _ALL_TRANSPORTS: weakref.WeakSet[LocalServiceTransport] = weakref.WeakSet()
 
 
@@ -125,10 +127,11 @@ def code_fingerprint() -> str:
 
 
 def service_key(database_url: str, environ: dict[str, str] | None = None) -> str:
-    """One service per database, interpreter, code and server-side settings."""
+    """One service per database, interpreter, code and server-side settings (``RUNYARD_*`` but the
+    client-only ones, and cloud credentials: a changed ``AWS_PROFILE`` must reach the secret store)."""
     env = os.environ if environ is None else environ
     settings = sorted((k, v) for k, v in env.items()
-                      if k.upper().startswith("RUNYARD_") and k.upper() not in _CLIENT_ONLY)
+                      if k.upper().startswith(_SERVICE_ENV_PREFIXES) and k.upper() not in _CLIENT_ONLY)
     digest = hashlib.sha256()
     for part in (database_url, sys.executable, code_fingerprint(), json.dumps(settings)):
         digest.update(part.encode() + b"\0")
