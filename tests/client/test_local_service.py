@@ -238,3 +238,24 @@ def test_parallel_orchestrator_workers_use_their_own_connections(local_service: 
     run = fan()
     assert str(run.status) == "completed"
     assert sorted(s.outputs["output"].load() for n, s in run.steps.items() if n.startswith("double")) == [4, 6]
+
+
+def test_an_interrupted_request_never_hands_its_reply_to_the_next_one(local_service: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    run = small()
+    transport = _transport()
+    from runyard.client import local_service as module
+
+    real_recv = module.recv_frame
+
+    def interrupted(sock: socket.socket) -> bytes | None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "recv_frame", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Client().get_run(run.id)  # sent; its reply is never read
+    monkeypatch.setattr(module, "recv_frame", real_recv)
+    assert transport._fallback is None
+    with pytest.raises(NotFound):
+        Client().get_run(uuid.uuid4())  # answered by its own reply, not by the run above
+    assert Client().get_run(run.id).id == run.id

@@ -245,6 +245,11 @@ class LocalServiceTransport(Transport):
                 reply = recv_frame(conn)
             except OSError:
                 reply = None
+            except BaseException:
+                # e.g. Ctrl-C while waiting: the reply still on its way must never be read as the answer
+                # to the next request, so this connection is done
+                self.close()
+                raise
             if reply is not None and reply[:1] != STALE:
                 return reply
             self.close()
