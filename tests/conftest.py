@@ -33,9 +33,43 @@ def runyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("RUNYARD_HOME", str(home))
     for var in ("RUNYARD_URL", "RUNYARD_API_KEY", "RUNYARD_DATABASE_URL"):
         monkeypatch.delenv(var, raising=False)
+    # in-process by default: a resident service per test home would pile up processes and database
+    # connections; tests that want the default user path take the `local_service` fixture.
+    # RUNYARD_TEST_LOCAL_SERVICE=1 runs every test through a short-lived service instead.
+    if os.environ.get("RUNYARD_TEST_LOCAL_SERVICE") == "1":
+        runtime = Path("/tmp") / f"ryt-{os.getpid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        monkeypatch.setenv("RUNYARD_LOCAL_SERVICE", "1")
+        monkeypatch.setenv("RUNYARD_LOCAL_SERVICE_IDLE_S", "1")
+    else:
+        monkeypatch.setenv("RUNYARD_LOCAL_SERVICE", "0")
     _reset_runyard_state()
     yield home
     _reset_runyard_state()
+
+
+@pytest.fixture
+def local_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The embedded workspace through the local service (as users run it), with its own short runtime
+    folder; every service started under it is stopped at the end. Yields that runtime folder."""
+    import shutil
+    import signal
+    import tempfile
+
+    runtime = Path(tempfile.mkdtemp(prefix="ry", dir="/tmp"))  # Unix socket paths must stay short
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("RUNYARD_LOCAL_SERVICE", "1")
+    monkeypatch.setenv("RUNYARD_LOCAL_SERVICE_IDLE_S", "30")
+    _reset_runyard_state()
+    yield runtime / "runyard"
+    _reset_runyard_state()
+    for pid_file in (runtime / "runyard").glob("*.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 def _fresh_database(admin_url: str, what: str, create: str, drop: str) -> Iterator[str]:

@@ -49,6 +49,15 @@ class Settings(BaseModel):
     sqlite_busy_timeout_ms: int = Field(
         default=30_000, description="How long a SQLite writer waits for another process's lock."
     )
+    local_service: bool = Field(
+        default=True,
+        description="Reach the embedded SQLite workspace through a resident local service over a Unix socket "
+        "(started on first use, exits when idle), so pipeline processes start fast; 0 opens the database "
+        "in-process.",
+    )
+    local_service_idle_s: float = Field(
+        default=300.0, gt=0, description="The local workspace service exits after this long without a client."
+    )
     http_timeout_s: float = Field(default=30.0, description="Timeout of one HTTP request to the server.")
     http_retries: int = Field(default=5, description="Retries on connection errors and 5xx, with backoff.")
     capture_logs: bool = Field(

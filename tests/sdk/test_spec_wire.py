@@ -121,3 +121,22 @@ def test_current_spec_round_trips_through_json_and_keeps_the_v1_shape() -> None:
     assert set(data["steps"][0]) == set(SPEC_V1["steps"][0]) | {"source_code"}
     assert data["version"] == SPEC_VERSION == 2
     assert "def " in data["steps"][0]["source_code"]
+
+
+def test_to_dict_is_exactly_what_asdict_gives() -> None:
+    """``to_dict`` is built by hand for speed; it must stay the same document (and so the same spec hash)."""
+    import dataclasses
+
+    from runyard.sdk.spec import InputSpec, OutputSpec, PipelineSpec, RetryPolicy, StepSpec
+
+    first = StepSpec(invocation_id="load", step_name="load", source="m:load", source_hash="h1",
+                     parameters={"rows": 5, "cols": ["a", {"b": [1, 2]}]}, inputs={}, after=(),
+                     outputs=(OutputSpec("data", "builtins.list"),), source_code="def load(): ...")
+    second = StepSpec(invocation_id="train_2", step_name="train", source="m:train", source_hash="h2",
+                      parameters={}, inputs={"data": InputSpec("load", "data")}, after=("load",),
+                      outputs=(OutputSpec("model", "x.Model"), OutputSpec("score", "builtins.float")),
+                      enable_cache=False, retry=RetryPolicy(max_retries=2, delay=0.5, backoff=2.0))
+    spec = PipelineSpec(name="p", steps=(first, second), parameters={"lr": 0.1, "nested": {"k": [1]}})
+    assert spec.to_dict() == dataclasses.asdict(spec)
+    assert spec.to_dict()["steps"][0]["parameters"] is not first.parameters  # a copy, as asdict makes
+    assert list(spec.to_dict()) == list(dataclasses.asdict(spec))

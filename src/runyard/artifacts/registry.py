@@ -69,6 +69,7 @@ def register_materializer(cls: M) -> M:
         target = f"{cls.__module__}:{cls.__qualname__}"
         entries[cls.name] = _Entry(cls.name, target, tuple(cls.type_names), cls.priority)
         _classes[cls.name] = cls
+        _ranked_cache.clear()
     return cls
 
 
@@ -155,12 +156,23 @@ def materializer_for(data_type: Any, value: Any = _NO_VALUE) -> type[Materialize
     return materializer_class(FALLBACK_NAME)
 
 
+#: ``_ranked_entries`` per type (every step asks twice per output); emptied when a materializer registers.
+_ranked_cache: dict[Any, list[_Entry]] = {}
+
+
 def _ranked_entries(tp: Any) -> list[_Entry]:
     """Entries naming a class in ``tp``'s MRO, closest class first, then higher priority.
 
     A value the best entry refuses (``handles_value``) goes to the next one: ``np.str_`` is a ``str``
     that JSON cannot tag, but numpy can store it.
     """
+    cached = _ranked_cache.get(tp)
+    if cached is None:
+        cached = _ranked_cache[tp] = _rank(tp)
+    return cached
+
+
+def _rank(tp: Any) -> list[_Entry]:
     names = [type_name(k) for k in getattr(tp, "__mro__", (tp,))]
     ranked: list[tuple[int, int, str, _Entry]] = []
     for entry in _all_entries().values():

@@ -57,6 +57,11 @@ def status() -> None:
             console.print(f"[red]Not reachable:[/red] {exc}")
             raise typer.Exit(1) from None
         console.print("[green]Reachable.[/green]")
+        from runyard.client.local_service import LocalServiceTransport
+
+        transport = api.transport
+        if isinstance(transport, LocalServiceTransport):
+            console.print(transport.describe())
         from runyard.client.http import HTTPTransport
 
         if isinstance(api.transport, HTTPTransport):

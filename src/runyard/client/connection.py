@@ -1,7 +1,12 @@
-"""Picks the transport: a Workspace Server when a URL is configured, else the embedded workspace."""
+"""Picks the transport: a Workspace Server when a URL is configured, else the embedded workspace.
+
+A SQLite workspace is reached through the local service unless ``RUNYARD_LOCAL_SERVICE=0``. A workspace on
+PostgreSQL or MariaDB (``RUNYARD_DATABASE_URL``) is opened in-process: a resident process per user would hold
+server connections for its idle time, and teams on such databases run ``runyard up`` anyway."""
 
 from __future__ import annotations
 
+import socket
 import threading
 
 from runyard.client.config import ClientConfig
@@ -25,6 +30,13 @@ def make_transport() -> Transport:
         bearer = credentials.BearerSource(normalize_url(url), login) if login is not None else None
         return HTTPTransport(url, api_key=settings.api_key, timeout=settings.http_timeout_s,
                              retries=settings.http_retries, bearer=bearer)
+    database_url = settings.workspace_database_url
+    if settings.local_service and database_url.startswith("sqlite:///") and hasattr(socket, "AF_UNIX"):
+        from runyard.client.local_service import LocalServiceTransport
+
+        return LocalServiceTransport(database_url, home=settings.home_path,
+                                     busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                                     idle_s=settings.local_service_idle_s)
     return InProcessTransport(settings.workspace_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
@@ -32,7 +44,8 @@ def workspace_api() -> WorkspaceAPI:
     """The process-wide API client; rebuilt when the settings it depends on change."""
     global _api, _key
     settings = get_settings()
-    key = (settings.url, settings.home, settings.database_url, settings.api_key, settings.project)
+    key = (settings.url, settings.home, settings.database_url, settings.api_key, settings.project,
+           settings.local_service)
     with _lock:
         if _api is None or key != _key:
             _api = WorkspaceAPI(make_transport())

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from copy import deepcopy
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Version of the spec's wire format (2 added `source_code`); :func:`PipelineSpec.from_dict` reads every older one.
@@ -62,6 +63,22 @@ class StepSpec:
         return tuple(seen)
 
 
+def _step_dict(s: StepSpec) -> dict[str, Any]:
+    return {
+        "invocation_id": s.invocation_id,
+        "step_name": s.step_name,
+        "source": s.source,
+        "source_hash": s.source_hash,
+        "parameters": deepcopy(s.parameters) if s.parameters else {},
+        "inputs": {k: {"step": v.step, "output": v.output} for k, v in s.inputs.items()},
+        "after": tuple(s.after),
+        "outputs": tuple({"name": o.name, "type_name": o.type_name} for o in s.outputs),
+        "enable_cache": s.enable_cache,
+        "retry": {"max_retries": s.retry.max_retries, "delay": s.retry.delay, "backoff": s.retry.backoff},
+        "source_code": s.source_code,
+    }
+
+
 @dataclass(frozen=True)
 class PipelineSpec:
     name: str
@@ -76,7 +93,14 @@ class PipelineSpec:
         raise KeyError(invocation_id)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What ``dataclasses.asdict`` gives, built directly: ``asdict`` recurses through every field of
+        every step (~0.1 ms a step, twice per run), which showed in the per-step overhead."""
+        return {
+            "name": self.name,
+            "steps": tuple(_step_dict(s) for s in self.steps),
+            "parameters": deepcopy(self.parameters),
+            "version": self.version,
+        }
 
     def spec_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
