@@ -155,3 +155,62 @@ def test_steps_write_with_the_runs_workload_token(server: str, runyard_home: Pat
     triggered = [e for e in events if e["action"] == "run.trigger" and e["outcome"] == "success"]
     assert [e["actor_name"] for e in triggered] == [DEV] and "run" not in triggered[0]["details"]
 
+
+
+@step
+def read_the_secret() -> Annotated[int, "length"]:
+    from runyard.secrets import get_secret
+
+    token = get_step_context().api.transport.api_key
+    notes = json.loads(NOTES.read_text())
+    notes["secret_reader_token"] = token
+    NOTES.write_text(json.dumps(notes))
+    return len(get_secret("warehouse")["password"])
+
+
+@pipeline(enable_cache=False)
+def secret_pipeline() -> None:
+    read_the_secret()
+
+
+def test_steps_read_the_secrets_their_creator_may_read_and_no_other(server: str, runyard_home: Path,
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets belong to the whole workspace: the workload token carries ``secrets:read_secret_values``
+    only when its creator holds it workspace-wide (the admin), never from a project grant (the developer)."""
+    from runyard.client import connection
+    from runyard.settings import get_settings
+
+    _set_up_project(server)
+    workspace_admin = _admin(server, workspace=True)
+    _ok(httpx.post(server + "/api/v1/secrets", headers=workspace_admin,
+                   json={"name": "warehouse", "values": {"password": "s3cret-value"}}), 201)
+    notes = tmp_path / "notes.json"
+    monkeypatch.setattr(sys.modules[__name__], "NOTES", notes)
+
+    def run_as(email: str, project: str) -> Any:
+        login = CliRunner().invoke(cli, ["login", server, "--password", "--email", email], input=PASSWORD + "\n")
+        assert login.exit_code == 0, login.output
+        notes.write_text(json.dumps({}))
+        monkeypatch.setenv("RUNYARD_PROJECT", project)
+        get_settings.cache_clear()
+        connection.reset()
+        return secret_pipeline()
+
+    run = run_as(ADMIN, "default")
+    assert run.data.status == "completed", run.data.error
+    assert run.steps["read_the_secret"].outputs["length"].load() == len("s3cret-value")
+    import jwt
+
+    claims = jwt.decode(json.loads(notes.read_text())["secret_reader_token"], options={"verify_signature": False})
+    assert claims["kind"] == "workload" and "secrets:read_secret_values" in claims["perms"]
+    events = _ok(httpx.get(server + "/api/v1/orgs/default/audit", headers=_admin(server),
+                           params={"limit": 200}))["items"]
+    reads = [e for e in events if e["action"] == "secret.read_values" and e["outcome"] == "success"]
+    assert reads and reads[-1]["details"].get("run") == str(run.id)  # read as the run's workload
+
+    refused = run_as(DEV, "vision")  # a project developer: no workspace-wide secrets grant
+    assert refused.data.status == "failed"
+    assert "may not read secret values" in (refused.steps["read_the_secret"].data.error or "")
+    claims = jwt.decode(json.loads(notes.read_text())["secret_reader_token"], options={"verify_signature": False})
+    assert claims["perms"] == []

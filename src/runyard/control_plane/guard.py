@@ -54,6 +54,8 @@ AUDITED: dict[tuple[str, str], str] = {
 _AUDITED_READ_PREFIXES = tuple(sorted({"/api/v1" + path.split("{", 1)[0] for method, path in AUDITED
                                        if method == "GET"}))
 _EXCHANGE_CACHE_MAX = 1024
+#: Actions that write nothing: a workload token may do them outside its run (within its permissions).
+_READS = frozenset({"read", "read_secret_values"})
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ class Authenticator:
             where = f"in project {project!r}" if project is not None else "in this workspace"
             raise PermissionDenied(f"You may not {action.replace('_', ' ')} {resource} {where}.",
                                    hint=f"Ask an admin for the '{needed}' permission in this project or workspace.")
-        if isinstance(principal, TokenPrincipal) and principal.run_id and needed.partition(":")[2] != "read":
+        if isinstance(principal, TokenPrincipal) and principal.run_id and needed.partition(":")[2] not in _READS:
             target = await _run_of(request)
             if target != principal.run_id:
                 self.emit(request, action="auth.forbidden", outcome="denied", principal=principal,

@@ -18,10 +18,15 @@ from __future__ import annotations
 
 
 def get_secret(name: str) -> dict[str, str]:
-    """The values of secret ``name`` (key -> value), masked in every log captured from now on."""
-    from runyard.client.client import Client
+    """The values of secret ``name`` (key -> value), masked in every log captured from now on.
 
-    return dict(Client().get_secret(name).values)
+    Inside a step it asks with the step's own client: on a server with logins that is the run's workload
+    token, which may read what the run's creator may read (see docs/control-plane.md)."""
+    from runyard.client.client import Client
+    from runyard.sdk.context import current_step_context
+
+    ctx = current_step_context()
+    return dict(Client(ctx.api if ctx is not None else None).get_secret(name).values)
 
 
 __all__ = ["get_secret"]

@@ -111,10 +111,11 @@ def issue(session: Session, *, keyring: KeyRing, settings: TokenSettings, subjec
         projects = {k: sorted(v) for k, v in scoped.projects.items()}
         if run_id is not None:  # a workload may do its run's work and no more than its creator
             claims["run"] = str(run_id)
+            secrets = _workload_secrets(scoped.workspace)
             if project is None:
-                perms, projects = _workload(scoped.workspace), {}
-            else:  # in its run's project only, whatever else the creator may do
-                perms, projects = frozenset(), {project: sorted(_workload(scoped.in_project(project)))}
+                perms, projects = _workload(scoped.workspace) | secrets, {}
+            else:  # in its run's project only, whatever else the creator may do (secrets are workspace-wide)
+                perms, projects = secrets, {project: sorted(_workload(scoped.in_project(project)))}
         claims.update(aud=audience, org=str(workspace.org_id), perms=sorted(perms), proj=projects,
                       roles=sorted(scoped.roles))
         if run_id is None:  # a workload acts with its project's permissions only, never through shares
@@ -151,6 +152,15 @@ def issue_for_key(session: Session, *, keyring: KeyRing, settings: TokenSettings
 
 def _workload(held: frozenset[str]) -> frozenset[str]:
     return frozenset(p for p in WORKLOAD_PERMISSIONS if allows(held, p))
+
+
+#: Secrets belong to the whole workspace, so only workspace-wide grants carry them: a run's steps may read
+#: (``runyard.secrets.get_secret``) exactly the secrets the run's creator may read, never more.
+WORKLOAD_SECRET_PERMISSIONS = frozenset({"secrets:read", "secrets:read_secret_values"})
+
+
+def _workload_secrets(workspace_wide: frozenset[str]) -> frozenset[str]:
+    return frozenset(p for p in WORKLOAD_SECRET_PERMISSIONS if allows(workspace_wide, p))
 
 
 def issue_workload(session: Session, *, keyring: KeyRing, settings: TokenSettings, creator: Subject,
