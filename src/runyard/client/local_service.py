@@ -29,9 +29,7 @@ import os
 import socket
 import stat
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import weakref
@@ -99,7 +97,7 @@ def _recv_exact(sock: socket.socket, size: int, *, allow_eof: bool) -> bytes | N
 def runtime_dir() -> Path:
     """A folder only this user can enter; raises if it exists with looser permissions or another owner."""
     base = os.environ.get("XDG_RUNTIME_DIR")
-    folder = Path(base) / "runyard" if base else Path(tempfile.gettempdir()) / f"runyard-{os.getuid()}"
+    folder = Path(base) / "runyard" if base else Path(os.environ.get("TMPDIR") or "/tmp") / f"runyard-{os.getuid()}"
     folder.mkdir(mode=0o700, parents=bool(base), exist_ok=True)
     info = folder.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
@@ -274,6 +272,8 @@ class LocalServiceTransport(Transport):
                 return self._start()
 
     def _start(self) -> socket.socket:
+        import subprocess
+
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # a socket file left by a service that died
         env = dict(os.environ)
@@ -305,7 +305,7 @@ class LocalServiceTransport(Transport):
 
 
 #: Services this process started (kept so Python does not warn about them; they outlive us on purpose).
-_STARTED: list[subprocess.Popen[bytes]] = []
+_STARTED: list[Any] = []  # subprocess.Popen, imported only when starting one
 
 
 def _open(path: Path) -> socket.socket:
