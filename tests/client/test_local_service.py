@@ -248,7 +248,7 @@ def test_an_interrupted_request_never_hands_its_reply_to_the_next_one(local_serv
 
     real_recv = module.recv_frame
 
-    def interrupted(sock: socket.socket) -> bytes | None:
+    def interrupted(sock: socket.socket, **_: float) -> bytes | None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(module, "recv_frame", interrupted)

@@ -36,7 +36,7 @@ def make_transport() -> Transport:
 
         return LocalServiceTransport(database_url, home=settings.home_path,
                                      busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-                                     idle_s=settings.local_service_idle_s)
+                                     idle_s=settings.local_service_idle_s, spin_s=settings.local_service_spin_s)
     return InProcessTransport(settings.workspace_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
