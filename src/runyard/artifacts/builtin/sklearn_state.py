@@ -28,6 +28,11 @@ allow-list (a function is stored by name and never called while loading, but the
 later, so functions must be allowed too). Values the format cannot express (lambdas, local classes,
 objects whose ``__reduce__`` names another callable) make :class:`Unsupported` raise while writing, and
 the materializer falls back to pickle, with a warning.
+
+What this does not promise (nor do skops or pickle): that the allowed classes check the state they are
+given. A crafted file naming only allowed classes can still hold a model that predicts nonsense, or state
+a Cython class accepts and later misuses (scikit-learn's ``__setstate__`` methods check shapes and dtypes
+of what they hold, but not every invariant). It cannot make the loader run code of the attacker's choosing.
 """
 
 from __future__ import annotations

@@ -75,8 +75,8 @@ def _denied(module: str) -> bool:
 class TrustPolicy:
     """Answers "may this name be loaded?" for classes, types and functions."""
 
-    def __init__(self, trusted: Iterable[str] = ()) -> None:
-        self.trusted = user_trusted(trusted)
+    def __init__(self, trusted: Iterable[str] = (), *, environment: bool = True) -> None:
+        self.trusted = user_trusted(trusted) if environment else tuple(trusted)
 
     def user_trusts(self, name: str) -> bool:
         full = dotted(name)
@@ -109,8 +109,7 @@ def is_default_trusted(kind: str, name: str) -> bool:
     return policy.allows_class(name)
 
 
-_DEFAULT = TrustPolicy.__new__(TrustPolicy)
-_DEFAULT.trusted = ()
+_DEFAULT = TrustPolicy(environment=False)
 
 
 def _import_name(name: str) -> Any:
