@@ -7,14 +7,15 @@ of instructions at random):
 
 - ``plain``: ``pipelines/fig2_plain.py`` (the floor);
 - ``runyard``: ``pipelines/fig2_runyard.py``;
-- ``plain + imports``: the floor, then importing every module the Runyard run loads that the floor does not
-  (listed by running both scripts once and comparing ``sys.modules``), in the order Runyard loads them;
-  and the same restricted to SQLAlchemy + sqlite3 + ``runyard.workspace`` (the database layer), and to
-  pydantic + ``runyard.schemas``.
+- ``imports: ...``: the floor, then importing modules the Runyard run loads that the floor does not
+  (listed by running both scripts once and comparing ``sys.modules``), in the order Runyard loads them:
+  all of them; only SQLAlchemy + sqlite3; only pydantic (+ its helpers) and ``runyard.schemas``; and all
+  but the database layer (SQLAlchemy, sqlite3, ``runyard.workspace``), which is what a pipeline process
+  that reaches its workspace through another process would still import.
 
-So: runyard - plain = Runyard's overhead; (plain + imports) - plain = its import part; the rest is work
-done while running (first-use SQL compilation, ORM mapper configuration, pydantic schema builds, the
-steps' artifact saves and loads, the workspace writes). Needs valgrind (Debian: apt-get install valgrind).
+So: runyard - plain = Runyard's overhead; (all imports) - plain = its import part; the rest is work done
+while running (first-use SQL compilation, ORM mapper configuration, pydantic schema builds, the steps'
+artifact saves and loads, the workspace writes). Needs valgrind (Debian: apt-get install valgrind).
 
     .venv/bin/python benchmarks/fig2_instructions.py            # ~10 min on a quiet machine
 """
@@ -72,20 +73,22 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     floor_modules = set(modules_of("fig2_plain.py", env))
     extra = [m for m in modules_of("fig2_runyard.py", env) if m not in floor_modules and m != "workloads"]
-    database = [m for m in extra if m.split(".")[0] in ("sqlalchemy", "sqlite3", "_sqlite3")
-                or m.startswith("runyard.workspace")]
+    sqlalchemy = [m for m in extra if m.split(".")[0] in ("sqlalchemy", "sqlite3", "_sqlite3")]
+    no_database = [m for m in extra if m not in sqlalchemy and not m.startswith("runyard.workspace")]
     schemas = [m for m in extra if m.split(".")[0] in ("pydantic", "pydantic_core", "typing_inspection",
                                                        "annotated_types", "typing_extensions")
                or m.startswith("runyard.schemas")]
     rows: dict[str, int] = {}
     rows["plain"] = instructions(["fig2_plain.py"], env)
     rows["runyard"] = instructions(["fig2_runyard.py"], env)
-    for label, names in (("imports: all", extra), ("imports: database layer", database),
-                         ("imports: pydantic + schemas", schemas)):
+    for label, names in (("imports: all", extra), ("imports: SQLAlchemy + sqlite3", sqlalchemy),
+                         ("imports: pydantic + runyard.schemas", schemas),
+                         ("imports: all but SQLAlchemy, sqlite3, runyard.workspace", no_database)):
         rows[label] = instructions(["-c", _FLOOR_PLUS_IMPORTS], {**env, "FIG2_IMPORTS": json.dumps(names)})
     floor = rows["plain"]
     overhead = rows["runyard"] - floor
-    print(f"modules Runyard adds: {len(extra)} ({len(database)} database layer, {len(schemas)} pydantic + schemas)")
+    print(f"modules Runyard adds: {len(extra)} ({len(sqlalchemy)} SQLAlchemy + sqlite3, "
+          f"{len(extra) - len(sqlalchemy) - len(no_database)} runyard.workspace, {len(schemas)} pydantic + schemas)")
     print("| process | instructions | over the floor | share of the overhead |")
     print("|---|---|---|---|")
     for label, count in rows.items():

@@ -135,6 +135,12 @@ class Restorer:
             flat[i] = self.node(item)  # an integer index stores lists and tuples as they are
         return out
 
+    def _masked(self, n: dict[str, Any]) -> np.ma.MaskedArray[Any, Any]:
+        data, mask = self.node(n.get("data")), self.node(n.get("mask"))
+        if not isinstance(data, np.ndarray) or not isinstance(mask, np.ndarray) or mask.shape != data.shape:
+            raise Damaged("bad masked array")
+        return np.ma.MaskedArray(data, mask=mask, fill_value=self.node(n.get("fill_value")))
+
     def _dtype(self, n: dict[str, Any]) -> np.dtype[Any]:
         descr = self.node(n.get("descr"))
         try:
@@ -306,7 +312,7 @@ def _slice(self: Restorer, n: dict[str, Any]) -> slice:
 _HANDLERS: dict[str, Any] = {
     "float": _float, "tuple": _tuple, "bytes": _bytes, "complex": _complex, "slice": _slice,
     "ref": Restorer._ref, "dict": Restorer._dict, "set": Restorer._set, "frozenset": Restorer._set,
-    "array": Restorer._array, "objarray": Restorer._objarray, "dtype": Restorer._dtype,
+    "array": Restorer._array, "objarray": Restorer._objarray, "masked": Restorer._masked, "dtype": Restorer._dtype,
     "scalar": Restorer._scalar, "random_state": Restorer._random, "generator": Restorer._random,
     "ufunc": Restorer._ufunc, "sparse": Restorer._sparse, "type": Restorer._type, "func": Restorer._func,
     "obj": Restorer._object,

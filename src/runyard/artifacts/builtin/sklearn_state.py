@@ -14,13 +14,15 @@ Shared objects are stored once and referenced (``{"$": "ref"}``), so identity su
 and refuses the file, naming each untrusted name and how to trust it, before importing or building
 anything (the allow-list is :mod:`runyard.artifacts.builtin.sklearn_trust`). It then calls only:
 
-- for an allowed class ``C``: ``C.__new__(C)`` (pickle's default for Python classes), or ``C(*args)`` only
-  when ``C`` is an extension type whose own ``__reduce__`` names ``C`` (``Tree(n_features, n_classes,
-  n_outputs)``), or Cython's generated ``__pyx_unpickle_C`` of ``C``'s module with ``C`` itself (it checks
-  a layout checksum and assigns typed fields); then ``C.__setstate__(state)`` or a ``__dict__`` update,
+- for an allowed class ``C``: ``C.__new__(C)`` (pickle's default for Python classes; ``KDTree``'s
+  ``newObj(C)`` helper is read as that too), or ``C(*args)`` only when ``C`` is an extension type whose own
+  ``__reduce__`` names ``C`` (``Tree(n_features, n_classes, n_outputs)``), or Cython's generated
+  ``__pyx_unpickle_C`` of ``C``'s module with ``C`` itself (it checks a layout checksum and assigns typed
+  fields); then ``C.__setstate__(state)`` or a ``__dict__`` update,
   and ``append``/``__setitem__`` for list and dict subclasses;
 - numpy's ``.npy`` reader with ``allow_pickle=False``, ``np.dtype`` from a descriptor, ``np.frombuffer``
-  for scalars, and ``RandomState``/``Generator`` with their documented ``state`` setters;
+  for scalars, ``np.ma.MaskedArray(data, mask=..., fill_value=...)``, and ``RandomState``/``Generator``
+  with their documented ``state`` setters;
 - the scipy.sparse matrix constructors, from arrays.
 
 Every value a rebuilt object ends up holding is therefore data, or a class/function that passed the
@@ -155,6 +157,9 @@ class Encoder:
     def _value(self, obj: Any, kind: type) -> dict[str, Any]:
         if kind is np.ndarray or kind is np.memmap:
             return self._array(obj)
+        if kind is np.ma.MaskedArray:  # GridSearchCV's cv_results_ parameter columns
+            return {"$": "masked", "data": self.node(np.asarray(obj.data)),
+                    "mask": self.node(np.ma.getmaskarray(obj)), "fill_value": self.node(obj.fill_value)}
         if isinstance(obj, np.dtype):
             return {"$": "dtype", "descr": self.node(np.lib.format.dtype_to_descr(obj))}
         if isinstance(obj, np.generic):
@@ -237,6 +242,9 @@ class Encoder:
         node: dict[str, Any] = {"$": "obj", "cls": self._name(kind, "class")}
         if func is _NEWOBJ and args and args[0] is kind:
             node["new"] = [self.node(a) for a in args[1:]]
+        elif (getattr(func, "__name__", "") == "newObj" and getattr(func, "__module__", None) == kind.__module__
+              and tuple(args) == (kind,)):
+            node["new"] = []  # sklearn's KDTree/BallTree: ``newObj(cls)`` is ``cls.__new__(cls)``
         elif func is kind and not (kind.__flags__ & _HEAPTYPE):
             node["call"] = [self.node(a) for a in args]
         elif (getattr(func, "__name__", "") == f"__pyx_unpickle_{kind.__name__}"
