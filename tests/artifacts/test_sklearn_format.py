@@ -356,3 +356,50 @@ def test_save_and_load_never_import_skops(tmp_path: Path) -> None:
         "assert 'skops' not in sys.modules, 'skops imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONWARNINGS": "error"})
+
+
+# --- the format over time and through a real run ------------------------------------------------------------
+DATA = Path(__file__).parent / "data" / "sklearn_format_v1"
+
+
+def test_format_v1_files_still_load(local_store: LocalArtifactStore) -> None:
+    """Files written by the first version of the format (committed) load and predict as they did."""
+    uri = write_files(local_store, {name: (DATA / name).read_bytes() for name in ("estimator.json", "arrays.npz")})
+    expected = json.loads((DATA / "expected.json").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a newer scikit-learn than 1.9.1 warns, and should still load it
+        model = load(local_store, uri)
+    np.testing.assert_allclose(model.predict_proba(np.array(expected["X"])), expected["proba"], rtol=1e-12)
+
+
+def test_model_from_a_pipeline_run_loads_in_a_fresh_process(runyard_home: Path) -> None:
+    from runyard import pipeline, step
+
+    @step
+    def train() -> Any:
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, Y)
+
+    @step
+    def score(model: Any) -> float:
+        return float(model.score(X, Y))
+
+    @pipeline(enable_cache=False)
+    def fit_and_score() -> None:
+        score(train())
+
+    run = fit_and_score()
+    assert run.status == "completed"
+    version = run.steps["train"].outputs["output"]
+    assert sorted(os.listdir(version.uri)) == ["arrays.npz", "estimator.json"], "stored in Runyard's format"
+    code = (
+        "import sys\n"
+        "from runyard import Client\n"
+        f"model = Client().get_artifact_version({str(version.id)!r}).load()\n"
+        "from sklearn.datasets import load_iris\n"
+        "X, y = load_iris(return_X_y=True)\n"
+        "print(model.score(X, y))\n"
+        "assert 'skops' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "RUNYARD_HOME": str(runyard_home)})
+    assert float(done.stdout.strip().splitlines()[-1]) == run.steps["score"].outputs["output"].load()
