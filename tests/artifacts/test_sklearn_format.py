@@ -4,12 +4,14 @@ by earlier versions still load, and version differences are named."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pathlib
 import subprocess
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,15 @@ def write_files(store: ArtifactStore, files: dict[str, bytes]) -> str:
         with store.open(f"{temp}/{name}", "wb") as handle:
             handle.write(data)
     return store.finalize(temp, known_hashes={})[0]
+
+
+def write_npz(path: Path, *arrays: np.ndarray) -> None:
+    """An arrays.npz as the format names its entries (0.npy, 1.npy, ...), written by plain np.save."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for i, arr in enumerate(arrays):
+            buffer = io.BytesIO()
+            np.save(buffer, arr, allow_pickle=True)
+            archive.writestr(f"{i}.npy", buffer.getvalue())
 
 
 def model_file(root: Any, versions: dict[str, str] | None = None) -> bytes:
@@ -301,14 +312,27 @@ def test_malformed_files_fail_clearly(local_store: LocalArtifactStore, case: str
 
 def test_pickled_object_arrays_are_never_unpickled(local_store: LocalArtifactStore, tmp_path: Path) -> None:
     marker = tmp_path / "unpickled"
-    npz = tmp_path / "evil.npz"
-    np.savez(npz, np.array([Boom(str(marker))], dtype=object))  # numpy pickles object arrays
-    Path(npz).rename(tmp_path / "arrays.npz")
-    uri = write_files(local_store, {"estimator.json": model_file({"$": "array", "i": 0}),
-                                    "arrays.npz": (tmp_path / "arrays.npz").read_bytes()})
-    with pytest.raises(ArtifactError, match="Cannot load the model"):
-        load(local_store, uri)
+    write_npz(tmp_path / "arrays.npz", np.array([Boom(str(marker))], dtype=object))  # np.save pickles it
+    for node in ({"$": "array", "i": 0}, {"$": "array", "i": 0, "dtype": "|O", "shape": [1], "fortran": False}):
+        uri = write_files(local_store, {"estimator.json": model_file(node),
+                                        "arrays.npz": (tmp_path / "arrays.npz").read_bytes()})
+        with pytest.raises(ArtifactError, match=r"damaged: array 0: .*[Oo]bject arrays"):
+            load(local_store, uri)
     assert not marker.exists()
+
+
+def test_array_header_in_the_tree_must_match_the_file(local_store: LocalArtifactStore, tmp_path: Path) -> None:
+    write_npz(tmp_path / "arrays.npz", np.arange(6.0))
+    for shape, dtype in (([7], "<f8"), ([6], "<f4")):
+        node = {"$": "array", "i": 0, "dtype": dtype, "shape": shape, "fortran": False}
+        uri = write_files(local_store, {"estimator.json": model_file(node),
+                                        "arrays.npz": (tmp_path / "arrays.npz").read_bytes()})
+        with pytest.raises(ArtifactError, match="cannot hold"):
+            load(local_store, uri)
+    node = {"$": "array", "i": 0, "dtype": "<f8", "shape": [2, 3], "fortran": True}
+    uri = write_files(local_store, {"estimator.json": model_file(node),
+                                    "arrays.npz": (tmp_path / "arrays.npz").read_bytes()})
+    np.testing.assert_array_equal(load(local_store, uri), np.arange(6.0).reshape(2, 3, order="F"))
 
 
 def test_version_mismatch_is_named(local_store: LocalArtifactStore) -> None:

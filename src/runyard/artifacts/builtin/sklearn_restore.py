@@ -9,12 +9,19 @@ refused file is reported whole (all untrusted names at once) and nothing of it r
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from runyard.artifacts.builtin.sklearn_state import _BIT_GENERATORS, _HEAPTYPE, _SPARSE_PARTS
+from runyard.artifacts.builtin.sklearn_state import (
+    _BIT_GENERATORS,
+    _HEAPTYPE,
+    _SPARSE_PARTS,
+    Damaged,
+    npy_array,
+    read_npy,
+)
 from runyard.artifacts.builtin.sklearn_trust import (
     TrustPolicy,
     dotted,
@@ -26,10 +33,6 @@ from runyard.artifacts.builtin.sklearn_trust import (
 _SPARSE_CLASSES = frozenset(f"{fmt}_{kind}" for fmt in ("csr", "csc", "coo", "bsr", "dia", "lil", "dok")
                             for kind in ("matrix", "array"))
 _FLOATS = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
-
-
-class Damaged(ValueError):
-    """The tree does not follow the format (edited by hand, truncated, or not written by Runyard)."""
 
 
 def referenced_names(root: Any) -> Iterator[tuple[str, str]]:
@@ -59,7 +62,7 @@ def refused_names(root: Any, policy: TrustPolicy) -> list[str]:
 class Restorer:
     """Turns one (already vetted) tree back into objects; ``arrays`` are the ``.npy`` entries in order."""
 
-    def __init__(self, arrays: list[np.ndarray], policy: TrustPolicy) -> None:
+    def __init__(self, arrays: Sequence[np.ndarray | bytearray], policy: TrustPolicy) -> None:
         self.arrays = arrays
         self.policy = policy
         self.memo: dict[int, Any] = {}
@@ -121,7 +124,16 @@ class Restorer:
         index = n.get("i")
         if type(index) is not int or not 0 <= index < len(self.arrays):
             raise Damaged(f"array index {index!r} out of range")
-        return self.arrays[index]
+        entry = self.arrays[index]
+        if isinstance(entry, np.ndarray):  # arrays handed over in memory (no files)
+            return entry
+        try:
+            if "shape" not in n:
+                return read_npy(entry)
+            dtype = self._dtype({"descr": n.get("dtype")})
+            return npy_array(entry, dtype, tuple(_ints(n["shape"])), n.get("fortran") is True)
+        except ValueError as exc:
+            raise Damaged(f"array {index}: {exc}") from exc
 
     def _objarray(self, n: dict[str, Any]) -> np.ndarray:
         shape = tuple(_ints(n.get("shape")))
