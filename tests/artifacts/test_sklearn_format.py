@@ -166,6 +166,24 @@ def test_real_estimators_roundtrip(store: ArtifactStore, name: str) -> None:
         assert isinstance(column, np.ma.MaskedArray) and list(column) == [0.1, 1.0]
 
 
+def test_same_model_same_bytes_in_another_process(tmp_path: Path) -> None:
+    """Content addresses must not depend on the process: no object addresses in the file."""
+    code = (
+        "import json, sys\n"
+        "from sklearn.datasets import load_iris\n"
+        "from sklearn.ensemble import GradientBoostingClassifier\n"
+        "from runyard.artifacts.builtin.sklearn_state import Encoder\n"
+        "X, y = load_iris(return_X_y=True)\n"
+        "model = GradientBoostingClassifier(n_estimators=3, random_state=0).fit(X, y)\n"
+        "shared = [1]\n"
+        "model.extra_ = {'a': shared, 'b': shared, 'c': (shared,)}\n"
+        "print(json.dumps(Encoder().document(model), sort_keys=True))\n"
+    )
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+               for _ in range(2)}
+    assert len(outputs) == 1 and '"$": "ref"' in outputs.pop()
+
+
 def test_arrays_are_plain_npy_and_versions_are_recorded(local_store: LocalArtifactStore) -> None:
     model = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, Y)
     uri = save(local_store, model)

@@ -94,6 +94,9 @@ class Encoder:
         self.arrays: list[np.ndarray] = []
         self.untrusted: set[str] = set()
         self._memo: dict[int, tuple[Any, Any]] = {}  # id(obj) -> (node, obj); obj kept alive
+        #: Reference ids: numbered in order of first back-reference, never ``id()`` (an address differs
+        #: between processes, and the same model must give the same bytes and content hash everywhere).
+        self._ref_ids: dict[int, int] = {}
         self._busy: set[int] = set()  # tuples being encoded (a cycle through one cannot be rebuilt)
 
     def document(self, obj: Any) -> dict[str, Any]:
@@ -124,12 +127,14 @@ class Encoder:
 
     def _ref(self, node: Any, key: int) -> dict[str, Any]:
         """A back-reference; the first occurrence gets its id now (lists carry it as a ``{"$id"}`` head)."""
-        if isinstance(node, list):
-            if not (node and isinstance(node[0], dict) and "$id" in node[0]):
-                node.insert(0, {"$id": key})
-        else:
-            node.setdefault("id", key)
-        return {"$": "ref", "id": key}
+        ref = self._ref_ids.get(key)
+        if ref is None:
+            ref = self._ref_ids[key] = len(self._ref_ids) + 1
+            if isinstance(node, list):
+                node.insert(0, {"$id": ref})
+            else:
+                node["id"] = ref
+        return {"$": "ref", "id": ref}
 
     def _memoized(self, obj: Any, kind: type, key: int) -> Any:
         node: Any
