@@ -43,7 +43,7 @@ def split(
 
 @step
 def train(train_set: pd.DataFrame, c: float = 1.0) -> Annotated[Pipeline, "model"]:
-    """A scaled logistic regression; saved with skops, a safe format (no pickle)."""
+    """A scaled logistic regression; saved in Runyard's safe model format (JSON state + .npy, no pickle)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler

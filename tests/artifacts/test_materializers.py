@@ -20,10 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from pydantic import BaseModel
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from runyard.artifacts import registry
 from runyard.artifacts.builtin import numpy_materializer
@@ -143,16 +141,6 @@ class MyFrame(pd.DataFrame):
     @property
     def _constructor(self) -> type[MyFrame]:
         return MyFrame
-
-
-class AddOne(TransformerMixin, BaseEstimator):
-    """A custom estimator outside sklearn: skops must not trust it by default."""
-
-    def fit(self, X: Any, y: Any = None) -> AddOne:
-        return self
-
-    def transform(self, X: Any) -> Any:
-        return X + 1
 
 
 # --- JSON --------------------------------------------------------------------------------------------
@@ -435,50 +423,6 @@ def test_dataclasses_json_cannot_restore_fall_back() -> None:
     extra = Inner(xs=(), score=0.0)
     extra.note = "set outside the fields"  # type: ignore[attr-defined]
     assert materializer_for(Inner, extra).name == "runyard.cloudpickle"
-
-
-# --- scikit-learn ------------------------------------------------------------------------------------------
-def fitted_pipeline() -> Any:
-    X = np.random.default_rng(0).random((40, 3))
-    y = (X[:, 0] > 0.5).astype(int)
-    return make_pipeline(StandardScaler(), LogisticRegression(C=0.5)).fit(X, y), X
-
-
-def test_sklearn_roundtrip_with_skops(store: ArtifactStore) -> None:
-    model, X = fitted_pipeline()
-    saved = roundtrip(store, model)
-    assert saved.materializer.name == "runyard.sklearn"
-    with store.open(f"{saved.uri}/model.skops", "rb") as handle:
-        assert handle.read(2) == b"PK"
-    np.testing.assert_array_equal(saved.loaded.predict_proba(X), model.predict_proba(X))
-    assert saved.metadata["class"] == "sklearn.pipeline.Pipeline" and "sklearn_version" in saved.metadata
-    assert roundtrip(store, model).uri == saved.uri, "skops output is made deterministic"
-    single = roundtrip(store, LogisticRegression(C=0.5)).metadata
-    assert single["params"]["C"] == 0.5
-
-
-def test_sklearn_refuses_untrusted_types(local_store: ArtifactStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    model = make_pipeline(AddOne(), StandardScaler()).fit(np.ones((4, 2)))
-    with pytest.warns(UserWarning, match="AddOne"):
-        cls = materializer_for(type(model), model)
-        materializer = cls(local_store)
-        temp = local_store.new_temp_folder()
-        materializer.save(model, temp)
-    uri, _, _ = local_store.finalize(temp, known_hashes=materializer.known_hashes)
-    with pytest.raises(ArtifactError, match=r"untrusted types test_materializers\.AddOne") as err:
-        cls(local_store).load(None, uri)
-    assert "RUNYARD_SKOPS_TRUSTED_MODULES=test_materializers" in str(err.value)
-    monkeypatch.setenv("RUNYARD_SKOPS_TRUSTED_MODULES", "test_materializers")
-    loaded = cls(local_store).load(None, uri)
-    np.testing.assert_array_equal(loaded.transform(np.ones((1, 2))), model.transform(np.ones((1, 2))))
-
-
-def test_sklearn_falls_back_to_pickle_for_lambdas(local_store: ArtifactStore) -> None:
-    model = FunctionTransformer(lambda x: x * 2)
-    with pytest.warns(UserWarning, match="skops cannot save"):
-        saved = roundtrip(local_store, model)
-    assert saved.materializer.name == "runyard.sklearn"
-    assert saved.loaded.transform(np.array([2.0]))[0] == 4.0
 
 
 # --- cloudpickle fallback ----------------------------------------------------------------------------------

@@ -85,19 +85,19 @@ def _all_entries() -> dict[str, _Entry]:
 
 
 def _entry_point_entries() -> dict[str, _Entry]:
-    from importlib.metadata import entry_points
+    from runyard.plugins import entry_points, load
 
     out: dict[str, _Entry] = {}
-    for ep in entry_points(group="runyard.materializers"):
+    for ep_name, target in entry_points("runyard.materializers").items():
         try:
-            cls = ep.load()
+            cls = load(target)
         except Exception as exc:  # a broken plugin must not break every run
             import warnings
 
-            warnings.warn(f"Materializer plugin {ep.name!r} failed to load: {exc}", stacklevel=2)
+            warnings.warn(f"Materializer plugin {ep_name!r} failed to load: {exc}", stacklevel=2)
             continue
         _classes[cls.name] = cls
-        out[cls.name] = _Entry(cls.name, ep.value, tuple(cls.type_names), cls.priority)
+        out[cls.name] = _Entry(cls.name, target, tuple(cls.type_names), cls.priority)
     return out
 
 

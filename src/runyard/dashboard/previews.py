@@ -7,7 +7,7 @@ Two rules keep a preview safe for the server and for the person looking:
   nothing until touched (numpy arrays in a local store load as memory maps). Larger Parquet tables are
   read one small batch from the front; larger remote arrays show the statistics the materializer
   recorded when saving. A preview never shows more than :data:`MAX_ROWS` rows or :data:`MAX_TEXT` chars.
-- **Nothing executes.** Pickle-based artifacts (cloudpickle, skops models) and JSON that names classes
+- **Nothing executes.** Pickle-based artifacts (cloudpickle), scikit-learn models and JSON that names classes
   are never deserialized here: unpickling or importing a user's class would run code in the server.
   User HTML is only ever served to a sandboxed iframe (see ``pages/artifacts.py``).
 """

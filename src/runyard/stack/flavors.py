@@ -44,10 +44,10 @@ def available(component_type: str) -> dict[str, str]:
     found = dict(BUILTIN.get(component_type, {}))
     group = GROUPS.get(component_type)
     if group:
-        from importlib.metadata import entry_points
+        from runyard.plugins import entry_points
 
-        for ep in entry_points(group=group):
-            found.setdefault(ep.name, ep.value)
+        for name, value in entry_points(group).items():
+            found.setdefault(name, value)
     return found
 
 

@@ -1,102 +1,65 @@
-"""scikit-learn estimators in the skops format, which loads without running arbitrary code, unlike pickle.
+"""scikit-learn estimators in Runyard's own safe format: a state tree (``estimator.json``) plus ``.npy`` arrays.
 
-Loading trusts only types from ``sklearn.`` and ``numpy.`` (plus module prefixes listed in
-``RUNYARD_SKOPS_TRUSTED_MODULES``); an artifact naming anything else is refused with the list of types, so
-a tampered artifact store cannot run code in the process that loads a model. Saving warns early when an
-estimator holds types that loading will refuse (a custom transformer, say). Estimators skops cannot save
-at all (lambdas, local classes) are pickled inside the artifact instead, with a warning.
+The format and what loading may call are described in :mod:`runyard.artifacts.builtin.sklearn_state`;
+the allow-list in :mod:`runyard.artifacts.builtin.sklearn_trust`. Saving warns early when a model holds
+names that loading will refuse (a custom transformer, say); loading such a model needs the user's trust:
+``RUNYARD_SKLEARN_TRUSTED=mypkg.AddOne`` or ``with trusting("mypkg"): ...``. Estimators the format cannot
+express (lambdas, local classes) are pickled inside the artifact instead, with a warning.
 
-skops names the files inside its zip after Python object ids (and stamps them with the current time), so
-the same model would get a new content hash on every save; :func:`canonical_skops` renumbers them in
-order of appearance and fixes the timestamps, so an identical model is stored once and caches hit.
+Artifacts written by earlier Runyard versions with skops (``model.skops``) still load; only that path
+imports skops. The library versions a model was saved with are stored in the file and in the artifact
+metadata, so a load that fails, or crosses versions, says which versions differ.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import os
+import contextvars
 import warnings
-import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
-import sklearn
-import skops.io as sio
 from sklearn.base import BaseEstimator
 
-from runyard.artifacts.builtin._common import file_exists, hashed_file, json_safe, read_bytes
-from runyard.artifacts.builtin.cloudpickle_materializer import PICKLE_FILE, load_pickle, save_pickle
+from runyard.artifacts.builtin._common import file_exists, hashed_file, json_safe, read_json, write_json
+from runyard.artifacts.builtin.sklearn_state import (
+    ARRAYS_FILE,
+    DOC_FILE,
+    FORMAT,
+    Encoder,
+    Unsupported,
+    library_versions,
+    read_arrays,
+    write_arrays,
+)
+from runyard.artifacts.builtin.sklearn_trust import TRUSTED_ENV, TrustPolicy
 from runyard.artifacts.materializer import Materializer
 from runyard.exceptions import ArtifactError
 
+_PICKLE_FILE = "object.pkl"  # the cloudpickle fallback's file (cloudpickle_materializer.PICKLE_FILE)
 _SKOPS_FILE = "model.skops"
-#: Modules whose types a skops artifact may contain; extend with a comma-separated list of prefixes.
-TRUSTED_MODULES_ENV = "RUNYARD_SKOPS_TRUSTED_MODULES"
-_BUILTIN_TRUSTED = ("sklearn.", "numpy.")
+_trusted: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("runyard_sklearn_trusted", default=())
 
 
-def trusted_prefixes() -> tuple[str, ...]:
-    extra = [p.strip() for p in os.environ.get(TRUSTED_MODULES_ENV, "").split(",") if p.strip()]
-    return (*_BUILTIN_TRUSTED, *(p if p.endswith(".") else f"{p}." for p in extra))
-
-
-def split_trusted(untrusted: list[str]) -> tuple[list[str], list[str]]:
-    """(types we trust, types we refuse) among those skops does not trust by default."""
-    prefixes = trusted_prefixes()
-    trusted = [t for t in untrusted if t.startswith(prefixes)]
-    return trusted, [t for t in untrusted if not t.startswith(prefixes)]
-
-
-def _refusal_hint(refused: list[str]) -> str:
-    modules = sorted({t.rsplit(".", 1)[0].split(".")[0] for t in refused})
-    return (
-        f"If you trust the code that wrote it, set {TRUSTED_MODULES_ENV}={','.join(modules)} "
-        "(comma-separated module prefixes) and load again."
-    )
-
-
-def canonical_skops(data: bytes) -> bytes:
-    """``data`` with object-id file names and ``__id__`` values renumbered 1, 2, ... and fixed timestamps.
-
-    The renumbering is one-to-one, so objects skops shares (memoizes) stay shared. Anything unexpected in
-    the archive returns ``data`` unchanged: the model is still correct, it only misses deduplication.
-    """
+@contextmanager
+def trusting(*names: str) -> Iterator[None]:
+    """Loads inside this block also accept ``names`` (dotted type/function names or module prefixes)."""
+    token = _trusted.set((*_trusted.get(), *names))
     try:
-        source = zipfile.ZipFile(io.BytesIO(data))
-        schema = json.loads(source.read("schema.json"))
-        members = {info.filename: info for info in source.infolist() if info.filename != "schema.json"}
-        ids: dict[int, int] = {}
-        files: dict[str, str] = {}
+        yield
+    finally:
+        _trusted.reset(token)
 
-        def renumber(node: Any) -> None:
-            if isinstance(node, dict):
-                items: Any = node.items()
-            elif isinstance(node, list):
-                items = enumerate(node)
-            else:
-                return
-            for key, value in items:
-                if key == "__id__" and type(value) is int:
-                    node[key] = ids.setdefault(value, len(ids) + 1)
-                elif key == "file" and isinstance(value, str) and value in members:
-                    node[key] = files.setdefault(value, f"{len(files) + 1}{os.path.splitext(value)[1]}")
-                else:
-                    renumber(value)
 
-        renumber(schema)
-        if set(files) != set(members):
-            return data
-        target = io.BytesIO()
-        with zipfile.ZipFile(target, "w") as archive:
-            for old, new in files.items():
-                info = zipfile.ZipInfo(new, date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = members[old].compress_type
-                archive.writestr(info, source.read(old))
-            info = zipfile.ZipInfo("schema.json", date_time=(1980, 1, 1, 0, 0, 0))
-            archive.writestr(info, json.dumps(schema, indent=2))
-        return target.getvalue()
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError):
-        return data
+def _trust_hint(names: list[str]) -> str:
+    return (f"If you trust the code that wrote it, set {TRUSTED_ENV}={','.join(names)} (comma-separated "
+            "names or module prefixes), or load inside runyard.artifacts.builtin.sklearn_materializer."
+            f"trusting({', '.join(repr(n) for n in names)}).")
+
+
+def _describe(versions: dict[str, Any]) -> str:
+    labels = (("sklearn", "scikit-learn"), ("numpy", "numpy"), ("scipy", "scipy"), ("python", "Python"))
+    return ", ".join(f"{label} {versions[key]}" for key, label in labels if versions.get(key))
 
 
 class SklearnMaterializer(Materializer):
@@ -110,46 +73,88 @@ class SklearnMaterializer(Materializer):
         return isinstance(obj, BaseEstimator)
 
     def save(self, obj: Any, uri: str) -> None:
+        encoder = Encoder()
         try:
-            data = canonical_skops(sio.dumps(obj))
-            untrusted = sio.get_untrusted_types(data=data)
-        except Exception as exc:  # skops raises TypeError and friends for what it cannot represent
-            save_pickle(self, obj, uri, reason=f"skops cannot save this {type(obj).__name__} ({exc}).")
+            document = encoder.document(obj)
+        except (Unsupported, RecursionError) as exc:
+            from runyard.artifacts.builtin.cloudpickle_materializer import save_pickle
+
+            reason = f"Runyard's model format cannot store this {type(obj).__name__}: it holds {exc}."
+            save_pickle(self, obj, uri, reason=reason)
             return
-        unloadable = [t for t in untrusted if "<" in t]  # lambdas and local classes: no import path
-        if unloadable:
-            save_pickle(self, obj, uri, reason=f"skops cannot save references to {', '.join(unloadable)}.")
-            return
-        _trusted, refused = split_trusted(untrusted)
-        if refused:
+        if encoder.untrusted:
+            refused = sorted(encoder.untrusted)
             warnings.warn(
                 f"The {type(obj).__name__} contains types that loading will refuse as untrusted: "
-                f"{', '.join(refused)}. {_refusal_hint(refused)}",
+                f"{', '.join(refused)}. {_trust_hint(refused)}",
                 UserWarning,
                 stacklevel=2,
             )
-        with hashed_file(self, uri, _SKOPS_FILE) as handle:
-            handle.write(data)
+        write_json(self, uri, DOC_FILE, document)
+        if encoder.arrays:
+            with hashed_file(self, uri, ARRAYS_FILE) as handle:
+                write_arrays(handle, encoder.arrays)
 
     def load(self, data_type: type | None, uri: str) -> Any:
-        if not file_exists(self, uri, _SKOPS_FILE) and file_exists(self, uri, PICKLE_FILE):
-            return load_pickle(self, uri)
-        data = read_bytes(self, uri, _SKOPS_FILE)
-        trusted, refused = split_trusted(sio.get_untrusted_types(data=data))
+        policy = TrustPolicy(_trusted.get())
+        if file_exists(self, uri, DOC_FILE):
+            return self._load_state(uri, policy)
+        if file_exists(self, uri, _SKOPS_FILE):
+            from runyard.artifacts.builtin._skops_legacy import load_skops
+
+            return load_skops(self, uri, policy)
+        from runyard.artifacts.builtin.cloudpickle_materializer import load_pickle
+
+        if not file_exists(self, uri, _PICKLE_FILE):
+            raise ArtifactError(f"No model file ({DOC_FILE}, {_SKOPS_FILE} or {_PICKLE_FILE}) in {uri}.",
+                                hint="The artifact store was changed by hand; save the model again.")
+        return load_pickle(self, uri)
+
+    def _load_state(self, uri: str, policy: TrustPolicy) -> Any:
+        from runyard.artifacts.builtin.sklearn_restore import Damaged, Restorer, refused_names
+
+        document = read_json(self, uri, DOC_FILE)
+        if not isinstance(document, dict) or not isinstance(document.get("format"), int):
+            raise ArtifactError(f"{DOC_FILE} at {uri} is not a Runyard model file.",
+                                hint="The artifact store was changed by hand; save the model again.")
+        recorded = document.get("versions")
+        saved: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+        current = library_versions()
+        if document["format"] > FORMAT:
+            raise ArtifactError(f"The model at {uri} was written in format {document['format']}; this Runyard "
+                                f"reads formats up to {FORMAT}.", hint="Upgrade runyard to load it.")
+        refused = refused_names(document.get("root"), policy)
         if refused:
             raise ArtifactError(
                 f"Refusing to load the model at {uri}: it contains untrusted types {', '.join(refused)} "
-                "(only sklearn and numpy types are trusted, since loading them runs their code).",
-                hint=_refusal_hint(refused),
+                "(by default only scikit-learn, numpy, scipy.sparse and builtin types are trusted, since "
+                "loading a class runs its code).",
+                hint=_trust_hint(refused),
             )
         try:
-            return sio.loads(data, trusted=trusted)
+            arrays = []
+            if file_exists(self, uri, ARRAYS_FILE):
+                with self.store.open(f"{uri}/{ARRAYS_FILE}", "rb") as handle:
+                    arrays = read_arrays(handle)
+            model = Restorer(arrays, policy).node(document.get("root"))
+        except ArtifactError as exc:  # a class or function missing here: say which versions differ
+            raise ArtifactError(f"Cannot load the model at {uri}, saved with {_describe(saved)}, into this "
+                                f"environment ({_describe(current)}): {exc.message}", hint=exc.hint) from exc
+        except (Damaged, RecursionError) as exc:
+            raise ArtifactError(f"The model file at {uri} is damaged: {exc}.",
+                                hint="It was changed by hand or not written by Runyard; save the model again.",
+                                ) from exc
         except Exception as exc:
             raise ArtifactError(
-                f"Cannot load the model at {uri} with skops {sio_version()} and scikit-learn "
-                f"{sklearn.__version__}: {type(exc).__name__}: {exc}",
-                hint="Load it with the scikit-learn version it was saved with (see the artifact metadata).",
+                f"Cannot load the model at {uri}, saved with {_describe(saved)}, into this environment "
+                f"({_describe(current)}): {type(exc).__name__}: {exc}",
+                hint="Load it with the library versions it was saved with (see the artifact metadata).",
             ) from exc
+        differ = [k for k in ("sklearn", "numpy") if saved.get(k) and saved.get(k) != current.get(k)]
+        if differ:
+            warnings.warn(f"Loaded the model at {uri} saved with {_describe(saved)} into {_describe(current)}; "
+                          "it may behave differently.", UserWarning, stacklevel=3)
+        return model
 
     def extract_metadata(self, obj: Any) -> dict[str, Any]:
         kind = type(obj)
@@ -157,11 +162,6 @@ class SklearnMaterializer(Materializer):
             params = {k: json_safe(v) for k, v in obj.get_params(deep=False).items()}
         except Exception:  # a custom estimator with a broken get_params must not fail the save
             params = {}
+        versions = library_versions()
         return {"class": f"{kind.__module__}.{kind.__qualname__}", "params": params,
-                "sklearn_version": sklearn.__version__}
-
-
-def sio_version() -> str:
-    import skops
-
-    return str(skops.__version__)
+                "sklearn_version": versions["sklearn"], "numpy_version": versions["numpy"]}

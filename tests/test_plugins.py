@@ -1,0 +1,46 @@
+"""Entry point discovery: the one-scan reader agrees with importlib.metadata and finds a new distribution."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points as std_entry_points
+from pathlib import Path
+
+import pytest
+
+from runyard import plugins
+from runyard.stack.flavors import GROUPS
+
+
+@pytest.mark.parametrize("group", [*GROUPS.values(), "runyard.materializers"])
+def test_agrees_with_importlib_metadata(group: str) -> None:
+    plugins.reset()
+    expected = {ep.name: ep.value for ep in std_entry_points(group=group)}
+    assert plugins.entry_points(group) == expected
+
+
+def test_finds_a_plugin_distribution_on_sys_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dist = tmp_path / "ry_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "entry_points.txt").write_text(
+        "[console_scripts]\nx = ry_plugin:main\n\n[runyard.materializers]\n"
+        "# a comment\nry_plugin.thing = ry_plugin.mats:ThingMaterializer [extra]\n"
+    )
+    shadowed = tmp_path / "second"
+    (shadowed / "ry_plugin-0.9.dist-info").mkdir(parents=True)  # later on sys.path: the first one wins
+    (shadowed / "ry_plugin-0.9.dist-info" / "entry_points.txt").write_text("[runyard.materializers]\nold = a:B\n")
+    (tmp_path / "ry_plugin").mkdir()
+    (tmp_path / "ry_plugin" / "__init__.py").write_text("")
+    (tmp_path / "ry_plugin" / "mats.py").write_text("class ThingMaterializer:\n    class Inner:\n        pass\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), str(shadowed), *sys.path])
+    plugins.reset()
+    try:
+        found = plugins.entry_points("runyard.materializers")
+        assert found == {"ry_plugin.thing": "ry_plugin.mats:ThingMaterializer [extra]"}
+        assert plugins.entry_points("console_scripts") == {}, "only runyard groups are kept"
+        assert plugins.load(found["ry_plugin.thing"]).__name__ == "ThingMaterializer"
+        assert plugins.load("ry_plugin.mats:ThingMaterializer.Inner").__qualname__ == "ThingMaterializer.Inner"
+    finally:
+        sys.modules.pop("ry_plugin.mats", None)
+        sys.modules.pop("ry_plugin", None)
+        plugins.reset()
