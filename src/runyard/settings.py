@@ -60,8 +60,8 @@ class Settings(BaseModel):
     )
     local_service_spin_s: float = Field(
         default=0.002, ge=0, le=0.1,
-        description="Client and local service poll for each other's next message this long before sleeping "
-        "on it: waking an idle CPU costs more than a round trip (0 never polls).",
+        description="A client polls this long for the local service's answer before sleeping on it: waking "
+        "an idle CPU costs more than a round trip (0 never polls).",
     )
     http_timeout_s: float = Field(default=30.0, description="Timeout of one HTTP request to the server.")
     http_retries: int = Field(default=5, description="Retries on connection errors and 5xx, with backoff.")

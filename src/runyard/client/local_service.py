@@ -86,8 +86,9 @@ def recv_frame(sock: socket.socket, *, spin_s: float = 0.0) -> bytes | None:
 def _spin(sock: socket.socket, seconds: float) -> None:
     """Waits for the peer's next message without letting this CPU go idle, for up to ``seconds``.
 
-    An answer usually comes within a millisecond. Blocking for it lets the core fall asleep, and waking
-    it (here, a virtual CPU) cost ~0.3 ms per message, both ways: more than the round trip itself."""
+    The client uses it for the service's answer, which usually comes within a millisecond: blocking for it
+    lets the core fall asleep, and waking it (here, a virtual CPU) cost ~0.3 ms per answer. The service
+    does not poll for requests: between them a client often computes, on every core it can get."""
     end = time.perf_counter() + seconds
     flags = socket.MSG_PEEK | socket.MSG_DONTWAIT
     while True:
@@ -305,7 +306,7 @@ class LocalServiceTransport(Transport):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         command = [sys.executable, "-m", "runyard.workspace.local_service", "--socket", str(self.path),
                    "--database-url", self.database_url, "--idle-s", str(self.idle_s),
-                   "--busy-timeout-ms", str(self.busy_timeout_ms), "--spin-s", str(self.spin_s)]
+                   "--busy-timeout-ms", str(self.busy_timeout_ms)]
         try:
             with open(self.log_path, "ab") as out:
                 process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,

@@ -125,9 +125,8 @@ class LocalServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, path: Path, dispatcher: Dispatcher, idle_s: float, spin_s: float = 0.002) -> None:
+    def __init__(self, path: Path, dispatcher: Dispatcher, idle_s: float) -> None:
         self.path = path
-        self.spin_s = spin_s
         self.dispatcher = dispatcher
         self.idle_s = idle_s
         self.clients = 0
@@ -184,7 +183,7 @@ class _Handler(socketserver.BaseRequestHandler):
         try:
             while True:
                 try:
-                    body = recv_frame(conn, spin_s=server.spin_s)
+                    body = recv_frame(conn)
                 except (OSError, ConnectionError):
                     return
                 if body is None:
@@ -219,8 +218,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--idle-s", type=float, default=300.0)
     parser.add_argument("--busy-timeout-ms", type=int, default=30_000)
-    parser.add_argument("--spin-s", type=float, default=0.002,
-                        help="poll for a client's next request this long before sleeping on it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
     dispatcher = Dispatcher(args.database_url, busy_timeout_ms=args.busy_timeout_ms)
@@ -229,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     except ex.RunyardError as exc:
         print(exc.headline, file=sys.stderr)
         return 1
-    server = LocalServer(args.socket, dispatcher, args.idle_s, args.spin_s)
+    server = LocalServer(args.socket, dispatcher, args.idle_s)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.stop, args=("SIGTERM",)).start())
     threading.Thread(target=server.watch_idle, name="idle-watch", daemon=True).start()
     log.info("local workspace service %s serving %s", os.getpid(), args.socket)
