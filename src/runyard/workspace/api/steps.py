@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from runyard.schemas.base import Page
+from runyard.schemas.base import Page, PageRequest
 from runyard.schemas.steps import (
     CacheLookup,
     CacheLookupResult,
+    RunStepsPage,
     StepRunCreate,
     StepRunFilter,
     StepRunRead,
@@ -49,6 +50,14 @@ def list_step_runs(
     principal: CanRead, project: Project, session: ReadSession, filter: Annotated[StepRunFilter, Query()]
 ) -> Page[StepRunRead]:
     return service.list_step_runs(session, project=project, filter=filter)
+
+
+@router.get("/runs/{run_id}/steps", operation_id="steps-list_of_run")
+def list_run_steps(
+    principal: CanRead, project: Project, session: ReadSession, run_id: uuid.UUID, page: Annotated[PageRequest, Query()]
+) -> RunStepsPage:
+    """A run's step runs in run order, each artifact version once per page (``artifact_versions``)."""
+    return service.list_run_steps(session, project=project, run_id=run_id, page=page)
 
 
 @router.patch("/steps/{step_run_id:uuid}", operation_id="steps-update")

@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 
 from runyard.exceptions import Conflict, NotFound
 from runyard.schemas.artifacts import ArtifactVersionCreate, ArtifactVersionRead
-from runyard.schemas.base import DEFAULT_PROJECT, Page
+from runyard.schemas.base import DEFAULT_PROJECT, Page, PageRequest
 from runyard.schemas.metadata import ResourceType
 from runyard.schemas.status import StepStatus
 from runyard.schemas.steps import (
     CacheLookup,
     CacheLookupResult,
+    RunStepRead,
+    RunStepsPage,
     StepRunCreate,
     StepRunFilter,
     StepRunRead,
@@ -35,7 +37,7 @@ from runyard.workspace.db import tables as t
 from runyard.workspace.db.types import utcnow
 from runyard.workspace.services.artifacts import VERSION_COLUMNS, register_version, version_read
 from runyard.workspace.services.metadata import put_metadata
-from runyard.workspace.services.pagination import decode_cursor, encode_cursor
+from runyard.workspace.services.pagination import apply_keyset, decode_cursor, encode_cursor
 from runyard.workspace.state import check_step_transition
 
 _STEP_COLUMNS = [c for c in t.step_runs.c if c.name != "pipeline_id"]
@@ -67,6 +69,23 @@ _EDGES_OF = _EDGES.where(t.edges.c.step_run_id.in_(bindparam("ids", expanding=Tr
 # PostgreSQL: the ids as one array parameter. ``IN`` expands to one placeholder per id, and a page of 500
 # step runs then costs more to render and parse (every time: the statement is too long to cache) than to run.
 _EDGES_OF_ARRAY = _EDGES.where(t.edges.c.step_run_id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+
+# A run's step page: the links alone, then each linked version once (the join above reads a version per link).
+# Columns in the order of the read models' fields: rows become models by position (``trusted_many``).
+_RUN_IN_PROJECT = select(t.runs.c.id).where(t.runs.c.id == bindparam("rid"), t.runs.c.project == bindparam("project"))
+_PAGE_STEP_COLUMNS = [_sr[name] for name in RunStepRead.__pydantic_fields__ if name not in ("inputs", "outputs",
+                                                                                            "metadata")]
+_LINKS = select(t.edges.c.step_run_id, t.edges.c.kind, t.edges.c.name, t.edges.c.artifact_version_id)
+_LINKS_OF = _LINKS.where(t.edges.c.step_run_id.in_(bindparam("ids", expanding=True)))
+_LINKS_OF_ARRAY = _LINKS.where(t.edges.c.step_run_id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+_av = t.artifact_versions.c
+_VERSIONS = select(
+    _av.id, _av.created, _av.artifact_id, t.artifacts.c.name, _av.version, _av.uri, _av.content_hash, _av.size,
+    _av.materializer, _av.data_type, _av.artifact_store_id, _av.producer_step_run_id, _av.metadata_json,
+).join(t.artifacts, t.artifacts.c.id == _av.artifact_id)
+_VERSIONS_OF = _VERSIONS.where(_av.id.in_(bindparam("ids", expanding=True)))
+_VERSIONS_OF_ARRAY = _VERSIONS.where(_av.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+_STATUSES = {str(s): s for s in StepStatus}
 
 
 def create_step_run(session: Session, *, step: StepRunCreate, project: str = DEFAULT_PROJECT) -> StepRunRead:
@@ -214,6 +233,41 @@ def list_step_runs(
     return Page[StepRunRead](items=reads_from_rows(session, rows), next_cursor=cursor)
 
 
+def list_run_steps(
+    session: Session, *, run_id: uuid.UUID, page: PageRequest, project: str = DEFAULT_PROJECT
+) -> RunStepsPage:
+    """A run's step runs in run order, each artifact version they read or wrote listed once per page.
+
+    What a client showing a run reads (``Run.steps``): the same facts as ``list_step_runs``, in about
+    half the bytes for a chain, and with a third fewer rows read (links, then the distinct versions).
+    """
+    conn = session.connection()
+    if conn.execute(_RUN_IN_PROJECT, {"rid": run_id, "project": project}).first() is None:
+        raise NotFound(f"No run with id {run_id}.", hint="List runs with `runyard runs list`.")
+    c = t.step_runs.c
+    stmt = apply_keyset(select(*_PAGE_STEP_COLUMNS, c.metadata_json).where(c.run_id == run_id), created_col=c.created,
+                        id_col=c.id, cursor=page.cursor, limit=page.limit, ascending=True)
+    rows = conn.execute(stmt).all()
+    cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        cursor = encode_cursor(rows[-1].created, rows[-1].id)
+    pg = conn.dialect.name == "postgresql"
+    links = conn.execute(_LINKS_OF_ARRAY if pg else _LINKS_OF, {"ids": [r[0] for r in rows]}).all() if rows else []
+    ins: dict[uuid.UUID, dict[str, uuid.UUID]] = defaultdict(dict)
+    outs: dict[uuid.UUID, dict[str, uuid.UUID]] = defaultdict(dict)
+    for step_run_id, kind, name, version_id in links:
+        (ins if kind == "input" else outs)[step_run_id][name] = version_id
+    version_ids = list({link[3] for link in links})
+    versions = conn.execute(_VERSIONS_OF_ARRAY if pg else _VERSIONS_OF, {"ids": version_ids}).all() if links else []
+    # rows hold the fields in declaration order, up to the step's status and after it up to ``ended``
+    items = RunStepRead.trusted_many(
+        (*r[:5], _STATUSES[r[5]], *r[6:16], ins.get(r[0], {}), outs.get(r[0], {}), r[16] or {}) for r in rows
+    )
+    read_versions = ArtifactVersionRead.trusted_many((*v[:12], v[12] or {}) for v in versions)
+    return RunStepsPage(items=items, artifact_versions={v.id: v for v in read_versions}, next_cursor=cursor)
+
+
 def lookup_cache(session: Session, *, lookup: CacheLookup, project: str = DEFAULT_PROJECT) -> CacheLookupResult:
     """A hit is the newest step run that really executed with this key; a miss returns the last key's parts.
 
@@ -265,27 +319,27 @@ def reads_from_rows(session: Session, rows: Sequence[Any]) -> list[StepRunRead]:
         if read is None:
             read = cache[e.id] = version_read(e)
         (ins if e.kind == "input" else outs)[e.step_run_id][e.edge_name] = read
-    return [
-        StepRunRead.trusted(  # our own rows; validation would only cost time
-            id=r.id,
-            created=r.created,
-            run_id=r.run_id,
-            invocation_id=r.invocation_id,
-            step_name=r.step_name,
-            status=StepStatus(r.status),
-            parameters=r.parameters,
-            source_hash=r.source_hash,
-            cache_key=r.cache_key,
-            cache_parts=r.cache_parts,
-            original_step_run_id=r.original_step_run_id,
-            error=r.error,
-            traceback=r.traceback,
-            attempts=r.attempts,
-            started=r.started,
-            ended=r.ended,
-            inputs=ins[r.id],
-            outputs=outs[r.id],
-            metadata=r.metadata_json or {},
-        )
-        for r in rows
-    ]
+    return [StepRunRead.trusted(**_step_values(r), inputs=ins[r.id], outputs=outs[r.id]) for r in rows]
+
+
+def _step_values(r: Any) -> dict[str, Any]:
+    """A step run row's own fields (all but its artifacts), for either read model."""
+    return {
+        "id": r.id,
+        "created": r.created,
+        "run_id": r.run_id,
+        "invocation_id": r.invocation_id,
+        "step_name": r.step_name,
+        "status": StepStatus(r.status),
+        "parameters": r.parameters,
+        "source_hash": r.source_hash,
+        "cache_key": r.cache_key,
+        "cache_parts": r.cache_parts,
+        "original_step_run_id": r.original_step_run_id,
+        "error": r.error,
+        "traceback": r.traceback,
+        "attempts": r.attempts,
+        "started": r.started,
+        "ended": r.ended,
+        "metadata": r.metadata_json or {},
+    }
