@@ -17,7 +17,15 @@ from runyard.schemas.steps import (
     StepRunRead,
     StepRunUpdate,
 )
-from runyard.workspace.api.deps import Authorize, Principal, Project, ReadSession, WriteSession
+from runyard.workspace.api.deps import (
+    Authorize,
+    DatabaseDep,
+    Principal,
+    Project,
+    ReadSession,
+    WriteSession,
+    in_transaction,
+)
 from runyard.workspace.api.errors import ERROR_RESPONSES
 from runyard.workspace.services import steps as service
 
@@ -61,7 +69,9 @@ def list_run_steps(
 
 
 @router.patch("/steps/{step_run_id:uuid}", operation_id="steps-update")
-def update_step_run(
-    principal: CanWrite, project: Project, session: WriteSession, step_run_id: uuid.UUID, update: StepRunUpdate
+async def update_step_run(
+    principal: CanWrite, project: Project, db: DatabaseDep, step_run_id: uuid.UUID, update: StepRunUpdate
 ) -> StepRunRead:
-    return service.update_step_run(session, project=project, step_run_id=step_run_id, update=update)
+    # every step's start and end comes through here: the report and its commit in one thread-pool call
+    return await in_transaction(db, service.update_step_run, write=True, project=project, step_run_id=step_run_id,
+                                update=update)
