@@ -1223,9 +1223,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["small_manifest"] = small
                 ss = start_runyard(small["database_url"], args.workers, work, "small", args.plain_uvicorn)
                 servers.append(ss)
+                small_plans = runyard_plans(ss.base, small, args.users, args.run_page_route)
                 targets.insert(1, Target("runyard-small", f"Runyard, {small['rows']['runs']:,} runs", ss,
-                                         runyard_plans(ss.base, small, args.users, args.run_page_route), small["rows"]["runs"],
-                                         args.zenml_big_run_steps))
+                                         small_plans, small["rows"]["runs"], args.zenml_big_run_steps))
                 targets.append(zt)
             except Exception as exc:  # reported, the rest still runs
                 zenml_error = f"{type(exc).__name__}: {exc}"
