@@ -1092,6 +1092,9 @@ def report_updates(report: Report, created: Pass, updated: Pass, check: dict[str
         report(f"CPU bound: at {per_update * 1000:.2f} ms of server + PostgreSQL CPU per update, {os.cpu_count()} idle "
                f"cores could serve at most ~{(os.cpu_count() or 1) / per_update:,.0f} updates/s (the load generator's "
                "own CPU not counted).  ")
+    report("Counted: status transitions, one per `PATCH /steps/{id}` answered (each moves one step run one status: "
+           "pending -> running, then running -> completed; a non-2xx answer fails the verdict), per second from the "
+           "pass's first request to its last answer.  ")
     ok = updated.rate >= UPDATES_TARGET and updated.bad + updated.errors == 0
     report(f"Completed step runs read back: {check['completed_in_db']:,} of {check['steps']:,}.  ")
     report(f"Target: >= {UPDATES_TARGET:,.0f} updates/s: {updated.rate:,.0f}/s -> **{_verdict(ok)}**  ")
