@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 # the generic ARRAY: importing the postgresql dialect's would cost every SQLite process ~25 ms of start-up
-from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import Conflict, NotFound
@@ -204,24 +204,38 @@ def _transition(conn: Any, step_run_id: uuid.UUID, update: StepRunUpdate, projec
     """
     status = update.status
     assert status is not None
-    sources = _SOURCES[status]
-    if not sources:
+    if not _SOURCES[status]:
         return None
-    now = utcnow()
+    given = tuple(name for name in ("error", "traceback", "attempts") if getattr(update, name) is not None)
+    stmt = _TRANSITIONS.get((status, given))
+    if stmt is None:
+        stmt = _TRANSITIONS[(status, given)] = _transition_statement(status, given)
+    params: dict[str, Any] = {"sid": step_run_id, "in_project": project, "now": utcnow()}
+    for name in given:
+        params["new_" + name] = getattr(update, name)
+    return conn.execute(stmt, params).first()
+
+
+#: The statements of :func:`_transition` by (new status, optional fields given): built once each, since
+#: building and cache-keying a statement per call cost as much as running it.
+_TRANSITIONS: dict[tuple[StepStatus, tuple[str, ...]], Any] = {}
+
+
+def _transition_statement(status: StepStatus, given: tuple[str, ...]) -> Any:
     values: dict[str, Any] = {"status": str(status)}
     if status == StepStatus.RUNNING:
-        values["started"] = func.coalesce(_sr.started, now)
+        values["started"] = func.coalesce(_sr.started, bindparam("now"))
     if status.is_finished:
-        values["ended"] = now
-    for name in ("error", "traceback", "attempts"):
-        if getattr(update, name) is not None:
-            values[name] = getattr(update, name)
-    stmt = (
+        values["ended"] = bindparam("now")
+    for name in given:
+        values[name] = bindparam("new_" + name)
+    # the sources are our own status names, written into the SQL: no list parameter to expand per call
+    sources = [literal_column(f"'{source}'") for source in _SOURCES[status]]
+    return (
         _UPDATE_STEP.where(_sr.project == bindparam("in_project"), _sr.status.in_(sources))
         .values(values)
         .returning(*_STEP_COLUMNS)
     )
-    return conn.execute(stmt, {"sid": step_run_id, "in_project": project}).first()
 
 
 def _register_outputs(
