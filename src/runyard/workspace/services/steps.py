@@ -69,6 +69,8 @@ _EDGES_OF = _EDGES.where(t.edges.c.step_run_id.in_(bindparam("ids", expanding=Tr
 # PostgreSQL: the ids as one array parameter. ``IN`` expands to one placeholder per id, and a page of 500
 # step runs then costs more to render and parse (every time: the statement is too long to cache) than to run.
 _EDGES_OF_ARRAY = _EDGES.where(t.edges.c.step_run_id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+# One step run (every create and report answers with one): a plain equality, no list parameter to expand or dump.
+_EDGES_OF_ONE = _EDGES.where(t.edges.c.step_run_id == bindparam("sid"))
 
 # A run's step page: the links alone, then each linked version once (the join above reads a version per link).
 # Columns in the order of the read models' fields: rows become models by position (``trusted_many``).
@@ -362,10 +364,12 @@ def reads_from_rows(session: Session, rows: Sequence[Any]) -> list[StepRunRead]:
     """Builds step runs with one more query for all their artifacts, however many steps (no N+1)."""
     if not rows:
         return []
-    ids = [r.id for r in rows]
     conn = session.connection()
-    stmt = _EDGES_OF_ARRAY if conn.dialect.name == "postgresql" else _EDGES_OF
-    edge_rows = conn.execute(stmt, {"ids": ids}).all()  # one fetch, not one per row
+    if len(rows) == 1:
+        edge_rows = conn.execute(_EDGES_OF_ONE, {"sid": rows[0].id}).all()
+    else:
+        stmt = _EDGES_OF_ARRAY if conn.dialect.name == "postgresql" else _EDGES_OF
+        edge_rows = conn.execute(stmt, {"ids": [r.id for r in rows]}).all()  # one fetch, not one per row
     cache: dict[uuid.UUID, ArtifactVersionRead] = {}
     ins: dict[uuid.UUID, dict[str, ArtifactVersionRead]] = defaultdict(dict)
     outs: dict[uuid.UUID, dict[str, ArtifactVersionRead]] = defaultdict(dict)
