@@ -97,7 +97,7 @@ T = TypeVar("T")
 async def in_transaction(db: Database, fn: Callable[..., T], /, *, write: bool, **kwargs: Any) -> T:
     """``fn(session, **kwargs)`` and its commit (or rollback) in one thread-pool call.
 
-    For the routes runners call for every step (``PATCH /steps/{id}``): a sync route with a
+    For the routes runners call for every step (``POST /steps``, ``PATCH /steps/{id}``): a sync route with a
     ``WriteSession`` costs two hand-offs to the thread pool and back (the route, then the commit), and
     those hand-offs were a quarter of such a request's server CPU. The commit still happens before the
     answer is sent, and an error still rolls back first.
@@ -154,7 +154,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 PROJECT_HEADER = "X-Runyard-Project"
 
 
-def request_project(
+async def request_project(  # async: it does no I/O, and FastAPI runs a sync dependency in the thread pool
     project: Annotated[
         str | None,
         Header(alias=PROJECT_HEADER, pattern=PROJECT_PATTERN, description="The project; default: `default`."),

@@ -23,7 +23,6 @@ from runyard.workspace.api.deps import (
     Principal,
     Project,
     ReadSession,
-    WriteSession,
     in_transaction,
 )
 from runyard.workspace.api.errors import ERROR_RESPONSES
@@ -37,8 +36,9 @@ CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
 
 
 @router.post("/steps", operation_id="steps-create", status_code=201)
-def create_step_run(principal: CanWrite, project: Project, session: WriteSession, step: StepRunCreate) -> StepRunRead:
-    return service.create_step_run(session, project=project, step=step)
+async def create_step_run(principal: CanWrite, project: Project, db: DatabaseDep, step: StepRunCreate) -> StepRunRead:
+    # every step's start comes through here: the write and its commit in one thread-pool call
+    return await in_transaction(db, service.create_step_run, write=True, project=project, step=step)
 
 
 # a POST because the lookup carries a body, but it only reads; ``{step_run_id:uuid}`` below keeps
