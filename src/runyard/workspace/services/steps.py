@@ -15,7 +15,20 @@ from collections.abc import Sequence
 from typing import Any
 
 # the generic ARRAY: importing the postgresql dialect's would cost every SQLite process ~25 ms of start-up
-from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import Conflict, NotFound
@@ -232,7 +245,7 @@ def _transition_statement(status: StepStatus, given: tuple[str, ...]) -> Any:
     for name in given:
         values[name] = bindparam("new_" + name)
     # the sources are our own status names, written into the SQL: no list parameter to expand per call
-    sources = [literal_column(f"'{source}'") for source in _SOURCES[status]]
+    sources: list[ColumnElement[Any]] = [literal_column(f"'{source}'") for source in _SOURCES[status]]
     return (
         _UPDATE_STEP.where(_sr.project == bindparam("in_project"), _sr.status.in_(sources))
         .values(values)
