@@ -20,9 +20,11 @@ Scenarios (Runyard targets in brackets):
   (a) first page of runs: ``GET /api/v1/runs?limit=50``                                    [p95 <= 30 ms]
   (b) a page filtered by pipeline and status, cycling over 3 pipelines (the busiest, a middle one, a
       small one) x completed/failed/cancelled                                             [p95 <= 30 ms]
-  (c) the run page of the 1,000-step run: ``GET /runs/{id}`` + ``GET /steps?run_id=..&limit=500``
-      (2 pages, the second with the first's cursor): every step with its input/output artifact versions
-                                                                                          [p95 <= 100 ms]
+  (c) the run page of the 1,000-step run, as ``Run.steps`` (SDK, CLI ``runyard runs show``) reads it:
+      ``GET /runs/{id}`` + ``GET /runs/{id}/steps?limit=500`` (2 pages, the second with the first's cursor):
+      every step, in run order, with its input/output artifact versions by id and each version once per
+      page (``artifact_versions``); ``--run-page-route steps`` measures ``GET /steps?run_id=..`` instead,
+      the older route that writes each version inline under its producer and its consumer  [p95 <= 100 ms]
   (d) runners reporting steps: ``--runners`` users each create step runs (``POST /steps``, pending), then
       ``PATCH`` each running -> completed, one after the other, all users at once          [>= 1,500 updates/s]
   (e) a 50-step ``@step``/``@pipeline`` chain run through the server (``RUNYARD_URL``) in a subprocess,
@@ -545,18 +547,21 @@ def filter_choices(pipelines: list[dict[str, Any]]) -> list[tuple[dict[str, Any]
     return [(p, s) for p in picks for s in ("completed", "failed", "cancelled")]
 
 
-def runyard_plans(base: str, manifest: dict[str, Any], users: int) -> dict[str, list[list[Req]]]:
+def runyard_plans(base: str, manifest: dict[str, Any], users: int, run_page_route: str = "run-steps"
+                  ) -> dict[str, list[list[Req]]]:
     import httpx
 
     big = manifest["big_run"]["id"]
-    first = httpx.get(f"{base}/api/v1/steps", params={"run_id": big, "limit": 500}, timeout=60).json()
+    # what Run.steps reads (each artifact version once per page), or the older inline route
+    steps = f"/api/v1/runs/{big}/steps?limit=500" if run_page_route == "run-steps" else \
+        f"/api/v1/steps?run_id={big}&limit=500"
+    first = httpx.get(base + steps, timeout=60).json()
     cursor = first["next_cursor"]
     assert cursor, "the big run has fewer than 500 steps"
     filtered = [Req("GET", f"/api/v1/runs?limit=50&pipeline={p['name']}&status={s}")
                 for p, s in filter_choices(manifest["pipelines"])]
-    page = [Req("GET", f"/api/v1/runs/{big}", end=False),
-            Req("GET", f"/api/v1/steps?run_id={big}&limit=500", end=False),
-            Req("GET", f"/api/v1/steps?run_id={big}&limit=500&cursor={cursor}")]
+    page = [Req("GET", f"/api/v1/runs/{big}", end=False), Req("GET", steps, end=False),
+            Req("GET", f"{steps}&cursor={cursor}")]
     return {
         "a": [[Req("GET", "/api/v1/runs?limit=50")]] * users,
         "b": _spread(filtered, users),
@@ -1012,7 +1017,7 @@ def _ratio(a: float, b: float) -> str:
 SCENARIO_TITLES = {
     "a": "(a) first page of runs (50)",
     "b": "(b) page filtered by pipeline + status (9 combinations)",
-    "c": "(c) run page of the 1,000-step run: run + 2 pages of 500 steps with artifacts",
+    "c": "(c) run page of the 1,000-step run: run + 2 pages of 500 steps with their artifact versions",
 }
 
 
@@ -1087,6 +1092,9 @@ def report_updates(report: Report, created: Pass, updated: Pass, check: dict[str
         report(f"CPU bound: at {per_update * 1000:.2f} ms of server + PostgreSQL CPU per update, {os.cpu_count()} idle "
                f"cores could serve at most ~{(os.cpu_count() or 1) / per_update:,.0f} updates/s (the load generator's "
                "own CPU not counted).  ")
+    report("Counted: status transitions, one per `PATCH /steps/{id}` answered (each moves one step run one status: "
+           "pending -> running, then running -> completed; a non-2xx answer fails the verdict), per second from the "
+           "pass's first request to its last answer.  ")
     ok = updated.rate >= UPDATES_TARGET and updated.bad + updated.errors == 0
     report(f"Completed step runs read back: {check['completed_in_db']:,} of {check['steps']:,}.  ")
     report(f"Target: >= {UPDATES_TARGET:,.0f} updates/s: {updated.rate:,.0f}/s -> **{_verdict(ok)}**  ")
@@ -1135,6 +1143,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="(d) step runs each runner creates then moves running -> completed (default 750)")
     load.add_argument("--chain-steps", type=int, default=50, help="(e) steps of the long chain (default 50)")
     load.add_argument("--chain-reps", type=int, default=7, help="(e) timed (1-step, N-step) pairs (default 7)")
+    load.add_argument("--run-page-route", choices=("run-steps", "steps"), default="run-steps",
+                      help="(c): GET /runs/{id}/steps (what Run.steps reads, default) or the older GET /steps")
     load.add_argument("--only", default="a,b,c,d,e", help="scenarios to run (default a,b,c,d,e)")
     zen = parser.add_argument_group("ZenML")
     zen.add_argument("--no-zenml", dest="zenml", action="store_false", help="skip the ZenML comparison")
@@ -1185,7 +1195,7 @@ def main(argv: list[str] | None = None) -> int:
                             start_runyard(manifest["database_url"], args.workers, work, "full", args.plain_uvicorn), {},
                             manifest["rows"]["runs"])
         servers.append(big_target.server)
-        big_target.plans = runyard_plans(big_target.server.base, manifest, args.users)
+        big_target.plans = runyard_plans(big_target.server.base, manifest, args.users, args.run_page_route)
         targets.append(big_target)
 
         zenml_error: str | None = None
@@ -1216,9 +1226,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["small_manifest"] = small
                 ss = start_runyard(small["database_url"], args.workers, work, "small", args.plain_uvicorn)
                 servers.append(ss)
+                small_plans = runyard_plans(ss.base, small, args.users, args.run_page_route)
                 targets.insert(1, Target("runyard-small", f"Runyard, {small['rows']['runs']:,} runs", ss,
-                                         runyard_plans(ss.base, small, args.users), small["rows"]["runs"],
-                                         args.zenml_big_run_steps))
+                                         small_plans, small["rows"]["runs"], args.zenml_big_run_steps))
                 targets.append(zt)
             except Exception as exc:  # reported, the rest still runs
                 zenml_error = f"{type(exc).__name__}: {exc}"

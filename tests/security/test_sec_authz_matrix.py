@@ -39,7 +39,7 @@ RULES: dict[str, str] = {
     "runs-create": "runs:create", "runs-get": "runs:read", "runs-list": "runs:read", "runs-update": "runs:update",
     "runs-delete": "runs:delete", "runs-cancel": "runs:update",
     "steps-create": "runs:create", "steps-get": "runs:read", "steps-list": "runs:read", "steps-update": "runs:update",
-    "steps-cache_lookup": "runs:read",
+    "steps-cache_lookup": "runs:read", "steps-list_of_run": "runs:read",
     "artifacts-list": "artifacts:read", "artifact_versions-get": "artifacts:read",
     "artifact_versions-list": "artifacts:read", "artifact_versions-lineage": "artifacts:read",
     "logs-append": "runs:create", "logs-read": "runs:read", "logs-stream": "runs:read",

@@ -52,6 +52,17 @@ def test_trusted_model_refuses_a_missing_or_unknown_field() -> None:
         ArtifactVersionRead.trusted(**{**_version_values(), "extra": 1})
 
 
+def test_trusted_many_equals_validated_models_and_refuses_a_short_row() -> None:
+    rows = [_version_values(), {**_version_values(), "metadata": {}, "artifact_store_id": None}]
+    fast = ArtifactVersionRead.trusted_many(tuple(r[name] for name in ArtifactVersionRead.model_fields) for r in rows)
+    slow = [ArtifactVersionRead.model_validate(r) for r in rows]
+    assert fast == slow
+    assert [f.model_dump_json() for f in fast] == [s.model_dump_json() for s in slow]
+    assert fast[0].model_fields_set == slow[0].model_fields_set
+    with pytest.raises(TypeError, match="needs 13 values per row"):
+        ArtifactVersionRead.trusted_many([tuple(rows[0].values())[:-1]])
+
+
 @pytest.mark.parametrize("text", [
     "{}", "[]", "null", "3", "-1.5e3", '"x"', '{"a": {"b": [1, 2.5, null, true, "\\u00e9"]}}',
     ' {"a": 1}', '{"a": 1} ', '{"a": 1}\n',

@@ -141,18 +141,16 @@ class Run(_Wrapper):
     def steps(self) -> dict[str, StepRun]:
         """Step runs by invocation id (the step's name; ``name_2`` for its second use), in run order."""
         if self._steps is None:
-            from runyard.schemas import StepRunFilter
-            from runyard.schemas.base import MAX_PAGE_SIZE
+            from runyard.schemas.base import MAX_PAGE_SIZE, PageRequest
 
             found: list[s.StepRunRead] = []
             cursor: str | None = None
-            while True:
-                page = self._api.list_step_runs(StepRunFilter(run_id=self.data.id, limit=MAX_PAGE_SIZE, cursor=cursor))
-                found.extend(page.items)
+            while True:  # in run order, each artifact version sent once per page
+                page = self._api.list_run_steps(self.data.id, PageRequest(limit=MAX_PAGE_SIZE, cursor=cursor))
+                found.extend(page.step_runs())
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-            found.sort(key=lambda r: (r.created, str(r.id)))
             steps = {r.invocation_id: StepRun(r, self._api) for r in found}
             if self.data.status.is_finished:
                 self._steps = steps

@@ -99,6 +99,14 @@ def _build() -> dict[str, Operation]:
         _op("steps-get", "GET", "/steps/{step_run_id}", svc + "steps:get_step_run", response=s.StepRunRead),
         _op("steps-list", "GET", "/steps", svc + "steps:list_step_runs", response=Page[s.StepRunRead], query="filter"),
         _op(
+            "steps-list_of_run",
+            "GET",
+            "/runs/{run_id}/steps",
+            svc + "steps:list_run_steps",
+            response=s.RunStepsPage,
+            query="page",
+        ),
+        _op(
             "steps-update",
             "PATCH",
             "/steps/{step_run_id}",

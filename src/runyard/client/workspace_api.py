@@ -82,6 +82,10 @@ class WorkspaceAPI:
     def list_step_runs(self, filter: s.StepRunFilter) -> Page[s.StepRunRead]:
         return self._call("steps-list", filter=filter)
 
+    def list_run_steps(self, run_id: uuid.UUID, page: PageRequest) -> s.RunStepsPage:
+        """A run's step runs in run order, each artifact version listed once per page."""
+        return self._call("steps-list_of_run", run_id=run_id, page=page)
+
     def update_step_run(self, step_run_id: uuid.UUID, update: s.StepRunUpdate) -> s.StepRunRead:
         return self._call("steps-update", step_run_id=step_run_id, update=update)
 

@@ -35,6 +35,8 @@ from runyard.schemas.status import RunStatus, StepStatus
 from runyard.schemas.steps import (
     CacheLookup,
     CacheLookupResult,
+    RunStepRead,
+    RunStepsPage,
     StepOutputLink,
     StepRunCreate,
     StepRunFilter,
@@ -65,6 +67,8 @@ __all__ = [
     "RunFilter",
     "RunRead",
     "RunStatus",
+    "RunStepRead",
+    "RunStepsPage",
     "RunUpdate",
     "SecretCreate",
     "SecretRead",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
@@ -59,6 +60,28 @@ class ReadSchema(BaseModel):
         setattr_(obj, "__pydantic_extra__", None)
         setattr_(obj, "__pydantic_private__", None)
         return obj
+
+    @classmethod
+    def trusted_many(cls, rows: Iterable[Sequence[Any]]) -> list[Self]:
+        """Like :meth:`trusted`, for many instances given as value tuples in field declaration order.
+
+        A run's step page builds 1,000 models: zipping each tuple with the field names once costs less than
+        keyword arguments re-ordered per instance. A tuple of the wrong length is a ``TypeError``.
+        """
+        names = tuple(cls.__pydantic_fields__)
+        n = len(names)
+        new, setattr_, out = cls.__new__, object.__setattr__, []
+        for row in rows:
+            if len(row) != n:
+                raise TypeError(f"{cls.__name__}.trusted_many() needs {n} values per row ({', '.join(names)}), "
+                                f"got {len(row)}")
+            obj = new(cls)
+            setattr_(obj, "__dict__", dict(zip(names, row, strict=True)))
+            setattr_(obj, "__pydantic_fields_set__", set(names))
+            setattr_(obj, "__pydantic_extra__", None)
+            setattr_(obj, "__pydantic_private__", None)
+            out.append(obj)
+        return out
 
 
 class Entity(ReadSchema):

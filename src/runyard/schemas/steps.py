@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from runyard.schemas.artifacts import ArtifactVersionCreate, ArtifactVersionRead
 from runyard.schemas.base import Entity, PageRequest, Schema
@@ -44,7 +44,9 @@ class StepRunUpdate(Schema):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class StepRunRead(Entity):
+class _StepRunFields(Entity):
+    """What every read of a step run carries; the two reads differ only in how they give its artifacts."""
+
     run_id: UUID
     invocation_id: str
     step_name: str
@@ -59,9 +61,43 @@ class StepRunRead(Entity):
     attempts: int = 1
     started: datetime | None = None
     ended: datetime | None = None
+
+
+class StepRunRead(_StepRunFields):
     inputs: dict[str, ArtifactVersionRead] = Field(default_factory=dict)
     outputs: dict[str, ArtifactVersionRead] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunStepRead(_StepRunFields):
+    """A step run on its run's step page: inputs and outputs name artifact versions by id, and the page
+    lists each version once (a version is one step's output and the next one's input: inline, it would
+    be written twice)."""
+
+    inputs: dict[str, UUID] = Field(default_factory=dict, description="input name -> artifact version id")
+    outputs: dict[str, UUID] = Field(default_factory=dict, description="output name -> artifact version id")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunStepsPage(BaseModel):
+    """One page of a run's step runs, in run order (oldest first), with the artifact versions they name."""
+
+    items: list[RunStepRead]
+    artifact_versions: dict[UUID, ArtifactVersionRead] = Field(
+        default_factory=dict, description="artifact version id -> version, for every id the items name"
+    )
+    next_cursor: str | None = None
+
+    def step_runs(self) -> list[StepRunRead]:
+        """The items as :class:`StepRunRead`, their artifact versions inline (what ``GET /steps`` returns)."""
+        versions = self.artifact_versions
+        out = []
+        for item in self.items:
+            values = dict(item.__dict__)
+            values["inputs"] = {name: versions[vid] for name, vid in item.inputs.items()}
+            values["outputs"] = {name: versions[vid] for name, vid in item.outputs.items()}
+            out.append(StepRunRead.trusted(**values))
+        return out
 
 
 class StepRunFilter(PageRequest):

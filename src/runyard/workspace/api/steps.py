@@ -7,16 +7,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from runyard.schemas.base import Page
+from runyard.schemas.base import Page, PageRequest
 from runyard.schemas.steps import (
     CacheLookup,
     CacheLookupResult,
+    RunStepsPage,
     StepRunCreate,
     StepRunFilter,
     StepRunRead,
     StepRunUpdate,
 )
-from runyard.workspace.api.deps import Authorize, Principal, Project, ReadSession, WriteSession
+from runyard.workspace.api.deps import (
+    Authorize,
+    DatabaseDep,
+    Principal,
+    Project,
+    ReadSession,
+    in_transaction,
+)
 from runyard.workspace.api.errors import ERROR_RESPONSES
 from runyard.workspace.services import steps as service
 
@@ -28,8 +36,9 @@ CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
 
 
 @router.post("/steps", operation_id="steps-create", status_code=201)
-def create_step_run(principal: CanWrite, project: Project, session: WriteSession, step: StepRunCreate) -> StepRunRead:
-    return service.create_step_run(session, project=project, step=step)
+async def create_step_run(principal: CanWrite, project: Project, db: DatabaseDep, step: StepRunCreate) -> StepRunRead:
+    # every step's start comes through here: the write and its commit in one thread-pool call
+    return await in_transaction(db, service.create_step_run, write=True, project=project, step=step)
 
 
 # a POST because the lookup carries a body, but it only reads; ``{step_run_id:uuid}`` below keeps
@@ -51,8 +60,18 @@ def list_step_runs(
     return service.list_step_runs(session, project=project, filter=filter, visible=principal.visible)
 
 
+@router.get("/runs/{run_id}/steps", operation_id="steps-list_of_run")
+def list_run_steps(
+    principal: CanRead, project: Project, session: ReadSession, run_id: uuid.UUID, page: Annotated[PageRequest, Query()]
+) -> RunStepsPage:
+    """A run's step runs in run order, each artifact version once per page (``artifact_versions``)."""
+    return service.list_run_steps(session, project=project, run_id=run_id, page=page)
+
+
 @router.patch("/steps/{step_run_id:uuid}", operation_id="steps-update")
-def update_step_run(
-    principal: CanWrite, project: Project, session: WriteSession, step_run_id: uuid.UUID, update: StepRunUpdate
+async def update_step_run(
+    principal: CanWrite, project: Project, db: DatabaseDep, step_run_id: uuid.UUID, update: StepRunUpdate
 ) -> StepRunRead:
-    return service.update_step_run(session, project=project, step_run_id=step_run_id, update=update)
+    # every step's start and end comes through here: the report and its commit in one thread-pool call
+    return await in_transaction(db, service.update_step_run, write=True, project=project, step_run_id=step_run_id,
+                                update=update)

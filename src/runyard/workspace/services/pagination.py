@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from runyard.exceptions import InvalidInput
@@ -32,8 +32,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 def apply_keyset(
     stmt: Select[Any],
     *,
-    created_col: InstrumentedAttribute[datetime],
-    id_col: InstrumentedAttribute[uuid.UUID],
+    created_col: InstrumentedAttribute[datetime] | ColumnElement[datetime],
+    id_col: InstrumentedAttribute[uuid.UUID] | ColumnElement[uuid.UUID],
     cursor: str | None,
     limit: int,
     ascending: bool = False,

@@ -15,17 +15,32 @@ from collections.abc import Sequence
 from typing import Any
 
 # the generic ARRAY: importing the postgresql dialect's would cost every SQLite process ~25 ms of start-up
-from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from runyard.exceptions import Conflict, NotFound
 from runyard.schemas.artifacts import ArtifactVersionCreate, ArtifactVersionRead
-from runyard.schemas.base import DEFAULT_PROJECT, Page
+from runyard.schemas.base import DEFAULT_PROJECT, Page, PageRequest
 from runyard.schemas.metadata import ResourceType
 from runyard.schemas.status import StepStatus
 from runyard.schemas.steps import (
     CacheLookup,
     CacheLookupResult,
+    RunStepRead,
+    RunStepsPage,
     StepRunCreate,
     StepRunFilter,
     StepRunRead,
@@ -35,9 +50,9 @@ from runyard.workspace.db import tables as t
 from runyard.workspace.db.types import utcnow
 from runyard.workspace.services.artifacts import VERSION_COLUMNS, register_version, version_read
 from runyard.workspace.services.metadata import put_metadata
-from runyard.workspace.services.pagination import decode_cursor, encode_cursor
+from runyard.workspace.services.pagination import apply_keyset, decode_cursor, encode_cursor
 from runyard.workspace.services.visibility import Visible
-from runyard.workspace.state import check_step_transition
+from runyard.workspace.state import STEP_TRANSITIONS, check_step_transition
 
 _STEP_COLUMNS = [c for c in t.step_runs.c if c.name != "pipeline_id"]
 _sr = t.step_runs.c
@@ -68,6 +83,25 @@ _EDGES_OF = _EDGES.where(t.edges.c.step_run_id.in_(bindparam("ids", expanding=Tr
 # PostgreSQL: the ids as one array parameter. ``IN`` expands to one placeholder per id, and a page of 500
 # step runs then costs more to render and parse (every time: the statement is too long to cache) than to run.
 _EDGES_OF_ARRAY = _EDGES.where(t.edges.c.step_run_id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+# One step run (every create and report answers with one): a plain equality, no list parameter to expand or dump.
+_EDGES_OF_ONE = _EDGES.where(t.edges.c.step_run_id == bindparam("sid"))
+
+# A run's step page: the links alone, then each linked version once (the join above reads a version per link).
+# Columns in the order of the read models' fields: rows become models by position (``trusted_many``).
+_RUN_IN_PROJECT = select(t.runs.c.id).where(t.runs.c.id == bindparam("rid"), t.runs.c.project == bindparam("project"))
+_PAGE_STEP_COLUMNS = [_sr[name] for name in RunStepRead.__pydantic_fields__ if name not in ("inputs", "outputs",
+                                                                                            "metadata")]
+_LINKS = select(t.edges.c.step_run_id, t.edges.c.kind, t.edges.c.name, t.edges.c.artifact_version_id)
+_LINKS_OF = _LINKS.where(t.edges.c.step_run_id.in_(bindparam("ids", expanding=True)))
+_LINKS_OF_ARRAY = _LINKS.where(t.edges.c.step_run_id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+_av = t.artifact_versions.c
+_VERSIONS = select(
+    _av.id, _av.created, _av.artifact_id, t.artifacts.c.name, _av.version, _av.uri, _av.content_hash, _av.size,
+    _av.materializer, _av.data_type, _av.artifact_store_id, _av.producer_step_run_id, _av.metadata_json,
+).join(t.artifacts, t.artifacts.c.id == _av.artifact_id)
+_VERSIONS_OF = _VERSIONS.where(_av.id.in_(bindparam("ids", expanding=True)))
+_VERSIONS_OF_ARRAY = _VERSIONS.where(_av.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+_STATUSES = {str(s): s for s in StepStatus}
 
 
 def create_step_run(session: Session, *, step: StepRunCreate, project: str = DEFAULT_PROJECT) -> StepRunRead:
@@ -133,6 +167,11 @@ def update_step_run(
 ) -> StepRunRead:
     """One transaction for a step's report: status, new output versions, metadata."""
     conn = session.connection()
+    if update.status is not None and not update.new_outputs and not update.metadata and conn.dialect.update_returning:
+        row = _transition(conn, step_run_id, update, project)
+        if row is not None:
+            return reads_from_rows(session, [row])[0]
+        # no row: unknown step, a refused transition or a repeated report; the checked path below answers
     current = conn.execute(_LOCK_STEP, {"sid": step_run_id}).first()
     if current is None or current.project != project:
         raise NotFound(f"No step run with id {step_run_id}.")
@@ -163,6 +202,56 @@ def update_step_run(
         put_metadata(session, ResourceType.STEP_RUN, step_run_id, update.metadata)
         return get_step_run(session, step_run_id=step_run_id, project=project)
     return reads_from_rows(session, [_Row({**current._asdict(), **values})])[0]
+
+
+#: For each step status, the statuses a step may move to it from (``STEP_TRANSITIONS`` read backwards).
+_SOURCES: dict[StepStatus, list[str]] = {
+    new: sorted(str(old) for old, allowed in STEP_TRANSITIONS.items() if new in allowed) for new in StepStatus
+}
+
+
+def _transition(conn: Any, step_run_id: uuid.UUID, update: StepRunUpdate, project: str) -> Any:
+    """A status report without outputs or metadata, as one ``UPDATE ... RETURNING``; ``None`` if no row moved.
+
+    The ``WHERE`` holds the state machine's rule (the current status is one the new one may follow), so
+    the statement moves the row only where the checked path would, and a row it does not move costs that
+    path nothing it would not pay anyway. Runners report every step's start and end: this is their path,
+    1 statement instead of 2 (the row lock is the ``UPDATE``'s own).
+    """
+    status = update.status
+    assert status is not None
+    if not _SOURCES[status]:
+        return None
+    given = tuple(name for name in ("error", "traceback", "attempts") if getattr(update, name) is not None)
+    stmt = _TRANSITIONS.get((status, given))
+    if stmt is None:
+        stmt = _TRANSITIONS[(status, given)] = _transition_statement(status, given)
+    params: dict[str, Any] = {"sid": step_run_id, "in_project": project, "now": utcnow()}
+    for name in given:
+        params["new_" + name] = getattr(update, name)
+    return conn.execute(stmt, params).first()
+
+
+#: The statements of :func:`_transition` by (new status, optional fields given): built once each, since
+#: building and cache-keying a statement per call cost as much as running it.
+_TRANSITIONS: dict[tuple[StepStatus, tuple[str, ...]], Any] = {}
+
+
+def _transition_statement(status: StepStatus, given: tuple[str, ...]) -> Any:
+    values: dict[str, Any] = {"status": str(status)}
+    if status == StepStatus.RUNNING:
+        values["started"] = func.coalesce(_sr.started, bindparam("now"))
+    if status.is_finished:
+        values["ended"] = bindparam("now")
+    for name in given:
+        values[name] = bindparam("new_" + name)
+    # the sources are our own status names, written into the SQL: no list parameter to expand per call
+    sources: list[ColumnElement[Any]] = [literal_column(f"'{source}'") for source in _SOURCES[status]]
+    return (
+        _UPDATE_STEP.where(_sr.project == bindparam("in_project"), _sr.status.in_(sources))
+        .values(values)
+        .returning(*_STEP_COLUMNS)
+    )
 
 
 def _register_outputs(
@@ -217,6 +306,41 @@ def list_step_runs(
     return Page[StepRunRead](items=reads_from_rows(session, rows), next_cursor=cursor)
 
 
+def list_run_steps(
+    session: Session, *, run_id: uuid.UUID, page: PageRequest, project: str = DEFAULT_PROJECT
+) -> RunStepsPage:
+    """A run's step runs in run order, each artifact version they read or wrote listed once per page.
+
+    What a client showing a run reads (``Run.steps``): the same facts as ``list_step_runs``, in about
+    half the bytes for a chain, and with a third fewer rows read (links, then the distinct versions).
+    """
+    conn = session.connection()
+    if conn.execute(_RUN_IN_PROJECT, {"rid": run_id, "project": project}).first() is None:
+        raise NotFound(f"No run with id {run_id}.", hint="List runs with `runyard runs list`.")
+    c = t.step_runs.c
+    stmt = apply_keyset(select(*_PAGE_STEP_COLUMNS, c.metadata_json).where(c.run_id == run_id), created_col=c.created,
+                        id_col=c.id, cursor=page.cursor, limit=page.limit, ascending=True)
+    rows = conn.execute(stmt).all()
+    cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        cursor = encode_cursor(rows[-1].created, rows[-1].id)
+    pg = conn.dialect.name == "postgresql"
+    links = conn.execute(_LINKS_OF_ARRAY if pg else _LINKS_OF, {"ids": [r[0] for r in rows]}).all() if rows else []
+    ins: dict[uuid.UUID, dict[str, uuid.UUID]] = defaultdict(dict)
+    outs: dict[uuid.UUID, dict[str, uuid.UUID]] = defaultdict(dict)
+    for step_run_id, kind, name, version_id in links:
+        (ins if kind == "input" else outs)[step_run_id][name] = version_id
+    version_ids = list({link[3] for link in links})
+    versions = conn.execute(_VERSIONS_OF_ARRAY if pg else _VERSIONS_OF, {"ids": version_ids}).all() if links else []
+    # rows hold the fields in declaration order, up to the step's status and after it up to ``ended``
+    items = RunStepRead.trusted_many(
+        (*r[:5], _STATUSES[r[5]], *r[6:16], ins.get(r[0], {}), outs.get(r[0], {}), r[16] or {}) for r in rows
+    )
+    read_versions = ArtifactVersionRead.trusted_many((*v[:12], v[12] or {}) for v in versions)
+    return RunStepsPage(items=items, artifact_versions={v.id: v for v in read_versions}, next_cursor=cursor)
+
+
 def lookup_cache(session: Session, *, lookup: CacheLookup, project: str = DEFAULT_PROJECT) -> CacheLookupResult:
     """A hit is the newest step run that really executed with this key; a miss returns the last key's parts.
 
@@ -256,10 +380,12 @@ def reads_from_rows(session: Session, rows: Sequence[Any]) -> list[StepRunRead]:
     """Builds step runs with one more query for all their artifacts, however many steps (no N+1)."""
     if not rows:
         return []
-    ids = [r.id for r in rows]
     conn = session.connection()
-    stmt = _EDGES_OF_ARRAY if conn.dialect.name == "postgresql" else _EDGES_OF
-    edge_rows = conn.execute(stmt, {"ids": ids}).all()  # one fetch, not one per row
+    if len(rows) == 1:
+        edge_rows = conn.execute(_EDGES_OF_ONE, {"sid": rows[0].id}).all()
+    else:
+        stmt = _EDGES_OF_ARRAY if conn.dialect.name == "postgresql" else _EDGES_OF
+        edge_rows = conn.execute(stmt, {"ids": [r.id for r in rows]}).all()  # one fetch, not one per row
     cache: dict[uuid.UUID, ArtifactVersionRead] = {}
     ins: dict[uuid.UUID, dict[str, ArtifactVersionRead]] = defaultdict(dict)
     outs: dict[uuid.UUID, dict[str, ArtifactVersionRead]] = defaultdict(dict)
@@ -268,27 +394,27 @@ def reads_from_rows(session: Session, rows: Sequence[Any]) -> list[StepRunRead]:
         if read is None:
             read = cache[e.id] = version_read(e)
         (ins if e.kind == "input" else outs)[e.step_run_id][e.edge_name] = read
-    return [
-        StepRunRead.trusted(  # our own rows; validation would only cost time
-            id=r.id,
-            created=r.created,
-            run_id=r.run_id,
-            invocation_id=r.invocation_id,
-            step_name=r.step_name,
-            status=StepStatus(r.status),
-            parameters=r.parameters,
-            source_hash=r.source_hash,
-            cache_key=r.cache_key,
-            cache_parts=r.cache_parts,
-            original_step_run_id=r.original_step_run_id,
-            error=r.error,
-            traceback=r.traceback,
-            attempts=r.attempts,
-            started=r.started,
-            ended=r.ended,
-            inputs=ins[r.id],
-            outputs=outs[r.id],
-            metadata=r.metadata_json or {},
-        )
-        for r in rows
-    ]
+    return [StepRunRead.trusted(**_step_values(r), inputs=ins[r.id], outputs=outs[r.id]) for r in rows]
+
+
+def _step_values(r: Any) -> dict[str, Any]:
+    """A step run row's own fields (all but its artifacts), for either read model."""
+    return {
+        "id": r.id,
+        "created": r.created,
+        "run_id": r.run_id,
+        "invocation_id": r.invocation_id,
+        "step_name": r.step_name,
+        "status": StepStatus(r.status),
+        "parameters": r.parameters,
+        "source_hash": r.source_hash,
+        "cache_key": r.cache_key,
+        "cache_parts": r.cache_parts,
+        "original_step_run_id": r.original_step_run_id,
+        "error": r.error,
+        "traceback": r.traceback,
+        "attempts": r.attempts,
+        "started": r.started,
+        "ended": r.ended,
+        "metadata": r.metadata_json or {},
+    }
