@@ -127,6 +127,8 @@ def test_a_share_holder_sees_the_pipeline_and_what_it_implies_and_nothing_else(
     _ok(ws_client.get(f"/api/v1/snapshots/{training['snapshot']['id']}", headers=h))
     assert _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=h))["pipeline_name"] == "training"
     _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}/logs", headers=h))
+    page = _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}/steps", headers=h))
+    assert [s["id"] for s in page["items"]] == [training["step"]["id"]]
     _ok(ws_client.get(f"/api/v1/steps/{training['step']['id']}", headers=h))
     version = _ok(ws_client.get(f"/api/v1/artifact-versions/{training['version']}", headers=h))
     assert version["id"] == training["version"]
@@ -146,7 +148,8 @@ def test_a_share_holder_sees_the_pipeline_and_what_it_implies_and_nothing_else(
     # the rest of the project answers exactly like ids that do not exist (the same body, but for the id)
     for template, real in (("/api/v1/pipelines/{}", other["pipeline"]["id"]), ("/api/v1/pipelines/{}", "other"),
                            ("/api/v1/snapshots/{}", other["snapshot"]["id"]), ("/api/v1/runs/{}", other["run"]["id"]),
-                           ("/api/v1/runs/{}/logs", other["run"]["id"]), ("/api/v1/steps/{}", other["step"]["id"]),
+                           ("/api/v1/runs/{}/logs", other["run"]["id"]), ("/api/v1/runs/{}/steps", other["run"]["id"]),
+                           ("/api/v1/steps/{}", other["step"]["id"]),
                            ("/api/v1/artifact-versions/{}", other["version"]),
                            ("/api/v1/artifact-versions/{}", "other-model")):
         fake = str(uuid.uuid4()) if "-" in real and len(real) == 36 else "nope"

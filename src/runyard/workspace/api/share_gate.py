@@ -144,6 +144,7 @@ ITEMS: dict[tuple[str, str], Check] = {
     ("DELETE", "/pipelines/{name_or_id}"): _pipeline,
     ("GET", "/snapshots/{snapshot_id}"): _snapshot,
     ("GET", "/runs/{run_id}"): _run,
+    ("GET", "/runs/{run_id}/steps"): _run,  # the run's step page (what `Run.steps` reads)
     ("DELETE", "/runs/{run_id}"): _run,
     ("POST", "/runs/{run_id}/cancel"): _run,
     ("GET", "/runs/{run_id}/logs"): _run,
