@@ -115,6 +115,7 @@ IN_PROJECT = {
 #: What a viewer share of one pipeline reaches (past authorization; made-up ids then answer 404).
 SHARED_PIPELINE_VIEWER = {
     "pipelines-get", "pipelines-list", "snapshots-get", "runs-get", "runs-list", "steps-get", "steps-list",
+    "steps-list_of_run",
     "logs-read", "logs-stream", "artifacts-list", "artifact_versions-get", "artifact_versions-list",
     "components-get",  # the artifact store holding a shared version (anything else: 404)
 }
