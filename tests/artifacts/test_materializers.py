@@ -28,26 +28,7 @@ from runyard.artifacts.builtin import numpy_materializer
 from runyard.artifacts.materializer import Materializer
 from runyard.artifacts.registry import materializer_class, materializer_for
 from runyard.artifacts.stores.base import ArtifactStore
-from runyard.artifacts.stores.local import LocalArtifactStore
 from runyard.exceptions import ArtifactError
-
-
-class RemoteLikeStore(LocalArtifactStore):
-    """A local folder that hides its paths, so materializers take their remote-store (file object) paths."""
-
-    def local_path(self, uri: str) -> str | None:
-        return None
-
-
-@pytest.fixture(params=["local", "remote"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
-    kind = LocalArtifactStore if request.param == "local" else RemoteLikeStore
-    return kind(str(tmp_path / "store"))
-
-
-@pytest.fixture
-def local_store(tmp_path: Path) -> LocalArtifactStore:
-    return LocalArtifactStore(str(tmp_path / "store"))
 
 
 class Saved(NamedTuple):

@@ -46,24 +46,6 @@ X, Y = load_iris(return_X_y=True)
 FRAME = pd.DataFrame({"color": np.array(["red", "green", "blue"] * 50), "length": X[:, 0], "width": X[:, 1]})
 
 
-class RemoteLikeStore(LocalArtifactStore):
-    """Hides local paths, so the materializer reads and writes through file objects (as with S3)."""
-
-    def local_path(self, uri: str) -> str | None:
-        return None
-
-
-@pytest.fixture(params=["local", "remote"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
-    kind = LocalArtifactStore if request.param == "local" else RemoteLikeStore
-    return kind(str(tmp_path / "store"))
-
-
-@pytest.fixture
-def local_store(tmp_path: Path) -> LocalArtifactStore:
-    return LocalArtifactStore(str(tmp_path / "store"))
-
-
 class AddOne(TransformerMixin, BaseEstimator):
     """A custom estimator outside scikit-learn: loading must not trust it by default."""
 
