@@ -125,12 +125,18 @@ def is_importable(cls: type) -> bool:
     return "<locals>" not in cls.__qualname__ and "<" not in cls.__module__
 
 
+def resolve_name(module_name: str, qualname: str) -> Any:
+    """``module:Outer.Inner`` -> the object; raises ImportError or AttributeError for the caller to explain."""
+    target: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
 def import_class(path: str) -> type:
     module_name, _, qualname = path.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
+        target = resolve_name(module_name, qualname)
     except (ImportError, AttributeError) as exc:
         raise ArtifactError(
             f"Cannot import class {path!r} recorded with the artifact: {exc}.",

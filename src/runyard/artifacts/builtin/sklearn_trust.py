@@ -24,7 +24,6 @@ setting of the former skops format, is read too.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -117,10 +116,10 @@ def _import_name(name: str) -> Any:
     if not module_name or not qualname:
         raise ArtifactError(f"The model file names {name!r}, which is not a 'module:qualname' reference.",
                             hint="The file was changed by hand or is damaged; save the model again.")
+    from runyard.artifacts.builtin._common import resolve_name
+
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
+        target = resolve_name(module_name, qualname)
     except (ImportError, AttributeError) as exc:
         raise ArtifactError(
             f"The model refers to {dotted(name)}, which this environment does not have ({exc}).",
