@@ -116,3 +116,15 @@ class SecretKeyError(SecretStoreError):
     """The key that encrypts secret values is missing or wrong where the workspace runs."""
 
     code = "secret_key_error"
+
+
+def error_class(code: str) -> type[RunyardError] | None:
+    """The exception class whose ``code`` a remote answer names, so every transport (HTTP, the local
+    service) raises the same class the service code raised."""
+    found: dict[str, type[RunyardError]] = {}
+    pending: list[type[RunyardError]] = [RunyardError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
+    return found.get(code)

@@ -253,23 +253,13 @@ def _check_version(response: httpx.Response, url: str) -> None:
         )
 
 
-def _error_classes() -> dict[str, type[ex.RunyardError]]:
-    found: dict[str, type[ex.RunyardError]] = {}
-    pending: list[type[ex.RunyardError]] = [ex.RunyardError]
-    while pending:
-        cls = pending.pop()
-        found.setdefault(cls.code, cls)
-        pending.extend(cls.__subclasses__())
-    return found
-
-
 def _permanent(response: httpx.Response) -> bool:
     """A 5xx naming a domain error marked ``permanent`` (a server misconfiguration): retrying cannot help."""
     try:
         code = response.json().get("error")
     except (ValueError, AttributeError):
         return False
-    cls = _error_classes().get(str(code))
+    cls = ex.error_class(str(code))
     return bool(cls is not None and getattr(cls, "permanent", False))
 
 
@@ -284,7 +274,7 @@ def _error_from(response: httpx.Response) -> ex.RunyardError:
     code = str(data.get("error", ""))
     message = str(data.get("message") or f"The Workspace Server answered HTTP {response.status_code}.")
     hint = data.get("hint")
-    cls = _error_classes().get(code) or _BY_STATUS.get(response.status_code, ex.RunyardError)
+    cls = ex.error_class(code) or _BY_STATUS.get(response.status_code, ex.RunyardError)
     if response.status_code >= 500 and cls is ex.RunyardError:
         message = f"The Workspace Server failed: {message}"
     return cls(message, hint=hint if isinstance(hint, str) else None)

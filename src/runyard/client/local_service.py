@@ -352,8 +352,6 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 
 def _error_from(body: bytes, log_path: Path) -> ex.RunyardError:
-    from runyard.client.http import _error_classes
-
     try:
         data = json.loads(body)
     except ValueError:
@@ -361,7 +359,7 @@ def _error_from(body: bytes, log_path: Path) -> ex.RunyardError:
     code = str(data.get("code", ""))
     message = str(data.get("message") or "The local workspace service failed.")
     hint = data.get("hint")
-    cls = _error_classes().get(code)
+    cls = ex.error_class(code)
     if cls is None:
         cls = ex.RunyardError
         message = f"The local workspace service failed: {message}"
