@@ -39,7 +39,7 @@ typecheck: install
 unit: install services browser
 	$(VENV)/bin/pytest tests -q -n 2 -p no:cacheprovider
 	@echo "Pipelines again, through the local workspace service (the default users get):"
-	RUNYARD_TEST_LOCAL_SERVICE=1 $(VENV)/bin/pytest tests/e2e tests/execution tests/sdk -q -n 2 -p no:cacheprovider
+	RUNYARD_TEST_LOCAL_SERVICE=1 $(VENV)/bin/pytest tests/e2e tests/execution tests/sdk tests/orchestrators -q -n 2 -p no:cacheprovider
 
 test: lint typecheck unit
 

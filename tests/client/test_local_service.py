@@ -259,3 +259,89 @@ def test_an_interrupted_request_never_hands_its_reply_to_the_next_one(local_serv
     with pytest.raises(NotFound):
         Client().get_run(uuid.uuid4())  # answered by its own reply, not by the run above
     assert Client().get_run(run.id).id == run.id
+
+
+def test_submitted_requests_run_in_order_and_each_keeps_its_own_error(local_service: Path) -> None:
+    """Reports go out without waiting; a later call on the same thread finds them stored, answers are
+    matched to their requests by order, and an error stays with the request that caused it."""
+    from runyard import schemas as s
+    from runyard.client.operations import operation
+
+    api = connection.workspace_api()
+    transport = _transport()
+    create, get = operation("pipelines-create"), operation("pipelines-get")
+    first = transport.submit(create, pipeline=s.PipelineCreate(name="pipelined_a"), project=api.project)
+    missing = transport.submit(get, name_or_id="no_such_pipeline", project=api.project)
+    second = transport.submit(create, pipeline=s.PipelineCreate(name="pipelined_b"), project=api.project)
+    assert not (first.done or missing.done or second.done)  # nothing was awaited yet
+    assert api.get_pipeline("pipelined_b").name == "pipelined_b"  # sent after them: sees them stored
+    assert first.done and missing.done and second.done
+    assert first.result().name == "pipelined_a" and second.result().name == "pipelined_b"
+    with pytest.raises(NotFound, match="no_such_pipeline"):
+        missing.result()
+    assert transport._fallback is None
+
+
+def _request(op: str, **args: object) -> bytes:
+    return json.dumps({"op": op, "args": args}).encode()
+
+
+def test_queued_writes_share_one_commit_and_a_failing_one_undoes_only_itself(tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    from runyard.client.local_service import OK
+    from runyard.workspace.local_service import Dispatcher
+
+    dispatcher = Dispatcher(f"sqlite:///{tmp_path}/ws.db")
+    dispatcher.open()
+    commits: list[int] = []
+    event.listen(dispatcher.transport.database.write_engine, "commit", lambda conn: commits.append(1))
+
+    replies = dispatcher.handle_many([
+        _request("pipelines-create", pipeline={"name": "grouped_a"}, project="default"),
+        _request("pipelines-create", pipeline={"name": "grouped_b"}, project="default"),
+    ])
+    assert [r[:1] for r in replies] == [OK, OK]
+    assert len(commits) == 1  # one transaction for both
+
+    commits.clear()
+    orphan = {"run_id": str(uuid.uuid4()), "invocation_id": "x", "step_name": "x"}
+    replies = dispatcher.handle_many([
+        _request("pipelines-create", pipeline={"name": "grouped_c"}, project="default"),
+        _request("steps-create", step=orphan, project="default"),  # no such run: refused
+        _request("pipelines-create", pipeline={"name": "grouped_d"}, project="default"),
+        _request("pipelines-get", name_or_id="grouped_c", project="default"),  # a read after the writes
+    ])
+    assert [r[:1] for r in replies] == [OK, ERROR, OK, OK]
+    assert json.loads(replies[1][1:])["code"] == "not_found"
+    assert json.loads(replies[3][1:])["name"] == "grouped_c"
+    assert len(commits) == 2  # the group was undone, then each write ran on its own
+    names = {json.loads(dispatcher.handle(_request("pipelines-get", name_or_id=n, project="default"))[1:])["name"]
+             for n in ("grouped_a", "grouped_b", "grouped_c", "grouped_d")}
+    assert names == {"grouped_a", "grouped_b", "grouped_c", "grouped_d"}
+
+
+def test_a_fast_chain_of_steps_is_stored_behind_the_runner(local_service: Path) -> None:
+    """Through the service, steps do not wait for their reports' answers; the run still ends with every
+    step, output and lineage link stored."""
+
+    @pipeline(enable_cache=False)
+    def chain():
+        x = make_number()
+        for _ in range(40):
+            x = plus_one(x)
+
+    run = chain()
+    assert str(run.status) == "completed"
+    steps = run.steps
+    assert len(steps) == 41 and all(str(st.status) == "completed" for st in steps.values())
+    assert sorted(st.outputs["output"].load() for st in steps.values()) == list(range(42, 83))
+    produced = {st.outputs["output"].id: st for st in steps.values()}
+    for st in steps.values():  # each input is the version its upstream step registered, one less
+        for version in st.inputs.values():
+            assert produced[version.id].outputs["output"].load() == st.outputs["output"].load() - 1
+
+
+@step
+def plus_one(x: int) -> int:
+    return x + 1

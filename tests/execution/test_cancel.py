@@ -166,3 +166,67 @@ def test_cancel_during_the_last_step_still_ends_the_run_cancelled(tmp_path: Path
     stored = client.get_run(run.id)
     assert stored.status == "cancelled" and "while its last steps ran" in (stored.error or "")
     assert stored.steps["slow"].status == "completed"
+
+
+@step(enable_cache=False)
+def tick(x: int, log: str, cancel_here: bool = False) -> int:
+    with open(log, "a") as out:
+        out.write(f"{x}\n")
+    if cancel_here:
+        from runyard import get_step_context
+
+        Client().cancel_run(get_step_context().run_id)
+    time.sleep(0.005)  # a chain of short steps: how far a runner may run ahead is a matter of time
+    return x + 1
+
+
+@pipeline
+def ticking(log: str) -> None:
+    x = tick(0, log=log)
+    for i in range(1, 40):
+        x = tick(x, log=log, cancel_here=i == 5)
+
+
+def _check_cancelled_chain(run: Run, log: Path) -> int:
+    """The run ends cancelled; every step up to the one that cancelled completed, none after it did, and
+    every step is on record. Returns how many step functions ran after the cancel."""
+    assert run.status == "cancelled"
+    stored = Client().get_run(run.id).steps
+    assert len(stored) == 40
+    by_input = sorted(stored.values(), key=lambda st: st.data.created)
+    statuses = [str(st.status) for st in by_input]
+    assert statuses[:6] == ["completed"] * 6, statuses
+    assert set(statuses[6:]) <= {"cancelled", "skipped"}, statuses
+    assert statuses[6] == "cancelled" and "skipped" in statuses
+    for st in by_input[6:]:
+        assert st.outputs == {}
+        assert st.data.started is None or str(st.status) == "skipped"
+    ran = log.read_text().split()
+    assert ran[:6] == [str(i) for i in range(6)]
+    return len(ran) - 6
+
+
+def _ahead_allowed() -> int:
+    """Steps that may run after a cancel: none when each report is answered at once; through the local
+    service, those that fit in the runner's window of unanswered reports (CANCEL_WINDOW_S, 5 ms steps)."""
+    from runyard.client.connection import workspace_api
+    from runyard.client.local_service import LocalServiceTransport
+    from runyard.execution.step_runner import CANCEL_WINDOW_S
+
+    if not isinstance(workspace_api().transport, LocalServiceTransport):
+        return 0
+    return int(CANCEL_WINDOW_S / 0.005) + 3
+
+
+def test_a_cancel_from_inside_a_step_stops_the_chain(tmp_path: Path) -> None:
+    log = tmp_path / "ticks"
+    after = _check_cancelled_chain(ticking(log=str(log)), log)
+    assert after <= _ahead_allowed()
+
+
+def test_a_cancel_stops_a_fast_chain_through_the_local_service(tmp_path: Path, local_service: Path) -> None:
+    """Through the service a fast chain runs ahead of its reports' answers: a few steps may run before
+    the refusal arrives; their reports are refused and the run ends cancelled all the same."""
+    log = tmp_path / "ticks"
+    after = _check_cancelled_chain(ticking(log=str(log)), log)
+    assert after <= _ahead_allowed()

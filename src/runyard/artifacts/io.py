@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typing
 import uuid
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from runyard.artifacts.registry import materializer_class, materializer_for, type_name
 from runyard.exceptions import ArtifactError
@@ -13,6 +14,35 @@ if TYPE_CHECKING:
     from runyard.artifacts.stores.base import ArtifactStore
     from runyard.client.workspace_api import WorkspaceAPI
     from runyard.schemas import ArtifactVersionCreate, ArtifactVersionRead
+
+
+@dataclass(frozen=True, slots=True)
+class SavedArtifact:
+    """An output this process has just saved, as the next step reads it before the workspace answered
+    the report that registers it: the workspace stores it under this (client-chosen) id and numbers it."""
+
+    id: uuid.UUID
+    name: str
+    uri: str
+    content_hash: str
+    size: int
+    materializer: str
+    data_type: str
+    artifact_store_id: uuid.UUID | None
+    producer_step_run_id: uuid.UUID | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: Given by the workspace when it stores the report.
+    version: int | None = None
+
+    @classmethod
+    def of(cls, created: ArtifactVersionCreate, *, producer_step_run_id: uuid.UUID | None) -> SavedArtifact:
+        assert created.id is not None, "save_artifact chooses the id"
+        return cls(created.id, created.name, created.uri, created.content_hash, created.size, created.materializer,
+                   created.data_type, created.artifact_store_id, producer_step_run_id, created.metadata)
+
+
+#: What a step reads an input from: a stored version, or one an upstream step of this run just saved.
+StepInput: TypeAlias = "ArtifactVersionRead | SavedArtifact"
 
 
 def save_artifact(
@@ -50,12 +80,13 @@ def save_artifact(
     )
 
 
-def load_artifact(version: ArtifactVersionRead, *, data_type: type | None = None, api: WorkspaceAPI | None = None,
+def load_artifact(version: StepInput, *, data_type: type | None = None, api: WorkspaceAPI | None = None,
                   store: ArtifactStore | None = None) -> Any:
     store = store or store_for(version, api)
     if not store.artifact_exists(version.uri):
         raise MissingArtifactFiles(
-            f"The files of artifact {version.name!r} version {version.version} are missing at {version.uri}.",
+            f"The files of artifact {version.name!r} version {version.version or '(new)'} are missing at "
+            f"{version.uri}.",
             hint="They were deleted from the artifact store; re-run the step that produced it (with caching "
             "off if needed) to recreate it.",
         )
@@ -75,7 +106,7 @@ class MissingArtifactFiles(ArtifactError):
     permanent = True
 
 
-def store_for(version: ArtifactVersionRead, api: WorkspaceAPI | None) -> ArtifactStore:
+def store_for(version: StepInput, api: WorkspaceAPI | None) -> ArtifactStore:
     """The store that holds a version: its registered component, or a local folder for local URIs."""
     from runyard.stack.resolve import artifact_store_from
 

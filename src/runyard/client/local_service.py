@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import select
 import socket
 import stat
 import struct
@@ -33,12 +34,14 @@ import sys
 import threading
 import time
 import weakref
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runyard import exceptions as ex
 from runyard.client.operations import Operation
-from runyard.client.transport import InProcessTransport, Transport
+from runyard.client.transport import Deferred, InProcessTransport, Transport
 
 log = logging.getLogger("runyard")
 
@@ -62,8 +65,22 @@ class LocalServiceUnavailable(ex.RunyardError):
 
 
 # --- framing, shared with the service -----------------------------------------------------------------
+def frame(body: bytes) -> bytes:
+    return _HEADER.pack(len(body)) + body
+
+
 def send_frame(sock: socket.socket, body: bytes) -> None:
-    sock.sendall(_HEADER.pack(len(body)) + body)
+    sock.sendall(frame(body))
+
+
+def frame_waiting(sock: socket.socket) -> bool:
+    """Whether the peer's next message has begun to arrive (then reading it does not wait for the peer)."""
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # the read that follows reports it
 
 
 def recv_frame(sock: socket.socket, *, spin_s: float = 0.0) -> bytes | None:
@@ -220,66 +237,168 @@ class LocalServiceTransport(Transport):
                                      idle_s=self.idle_s, spin_s=self.spin_s, path=self._path)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
+        """Drops this thread's connection; requests still unanswered are sent again on the next one."""
+        channel: _Channel | None = getattr(self._local, "channel", None)
+        if channel is not None and channel.sock is not None:
             with contextlib.suppress(OSError):
-                conn.close()
+                channel.sock.close()
+            channel.sock = None
 
     def _forget_connections(self) -> None:
         """After fork: the child must not use the parent's sockets."""
         self._local = threading.local()
 
     def invoke(self, op: Operation, **kwargs: Any) -> Any:
+        return self.submit(op, **kwargs).result()
+
+    def submit(self, op: Operation, **kwargs: Any) -> Deferred[Any]:
         if self._fallback is not None:
-            return self._fallback.invoke(op, **kwargs)
+            return self._fallback.submit(op, **kwargs)
         if op.stream:
             raise ex.InvalidInput(f"{op.id} is an event stream for HTTP clients.", hint="Poll the range operation.")
         from pydantic_core import to_json
 
         request = b'{"op":' + json.dumps(op.id).encode() + b',"args":' + to_json(kwargs) + b"}"
+        channel = self._channel()
+        answer: Deferred[Any] = Deferred(self._wait_for)
+        channel.waiting.append(_Request(answer, op, kwargs, frame(request)))
         try:
-            reply = self._exchange(request)
+            self._send(channel, channel.waiting[-1].frame)
+            if len(channel.waiting) > MAX_IN_FLIGHT:
+                self._wait_for(channel.waiting[0].answer)
         except LocalServiceUnavailable as exc:
-            log.warning("%s Working in-process instead (set RUNYARD_LOCAL_SERVICE=0 to always do so).", exc.headline)
-            self._fallback = InProcessTransport(self.database_url, busy_timeout_ms=self.busy_timeout_ms)
-            return self._fallback.invoke(op, **kwargs)
-        status, body = reply[:1], reply[1:]
-        if status == OK:
-            if op.response is None:
-                return None
-            adapter = self._adapters.get(op.id)
-            if adapter is None:
-                from pydantic import TypeAdapter
+            self._fall_back(channel, exc)
+        return answer
 
-                adapter = self._adapters[op.id] = TypeAdapter(op.response)
-            return adapter.validate_json(body)
-        raise _error_from(body, self.log_path)
+    def poll(self) -> None:
+        """Reads the answers that have already arrived on this thread's connection, without waiting."""
+        channel: _Channel | None = getattr(self._local, "channel", None)
+        if channel is None or channel.sock is None:
+            return
+        try:
+            while channel.waiting and frame_waiting(channel.sock):
+                self._read_answer(channel)
+        except LocalServiceUnavailable as exc:
+            self._fall_back(channel, exc)
 
-    def _exchange(self, request: bytes) -> bytes:
-        """One request and its reply; a dropped or stale service is restarted and the request sent again
-        once (every write is idempotent, as over HTTP)."""
-        for attempt in range(3):
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = self._local.conn = self._connect()
+    def settle(self) -> None:
+        channel: _Channel | None = getattr(self._local, "channel", None)
+        if channel is not None and channel.waiting:
+            self._wait_for(channel.waiting[-1].answer)
+
+    # --- the pipelined connection ---------------------------------------------------------------------
+    def _channel(self) -> _Channel:
+        channel: _Channel | None = getattr(self._local, "channel", None)
+        if channel is None:
+            channel = self._local.channel = _Channel()
+        return channel
+
+    def _wait_for(self, answer: Deferred[Any]) -> None:
+        """Reads answers in order until ``answer`` has one. Only the thread that submitted it may wait."""
+        channel = self._channel()
+        if not any(r.answer is answer for r in channel.waiting):
+            if answer.done:
+                return
+            raise RuntimeError("an answer of the local service was awaited on another thread than its request")
+        try:
+            while not answer.done:
+                self._read_answer(channel)
+        except LocalServiceUnavailable as exc:
+            self._fall_back(channel, exc)
+
+    def _read_answer(self, channel: _Channel) -> None:
+        """The next answer, for the oldest request; a dropped or stale service is replaced and every
+        unanswered request sent again, in order (every write is idempotent, as over HTTP)."""
+        while True:
+            sock = channel.sock if channel.sock is not None else self._reconnect(channel)
             try:
-                send_frame(conn, request)
-                reply = recv_frame(conn, spin_s=self.spin_s)
+                reply = recv_frame(sock, spin_s=self.spin_s)
             except OSError:
                 reply = None
             except BaseException:
-                # e.g. Ctrl-C while waiting: the reply still on its way must never be read as the answer
-                # to the next request, so this connection is done
+                # e.g. Ctrl-C in the middle of a message: this connection's framing is lost; the requests
+                # still unanswered go again on the next one
                 self.close()
                 raise
             if reply is not None and reply[:1] != STALE:
-                return reply
+                channel.failures = 0
+                break
             self.close()
+            channel.failures += 1
             if reply is not None:  # stale: that service is going away; give it a moment to let go
-                time.sleep(0.05 * (attempt + 1))
+                time.sleep(0.05 * channel.failures)
+        request = channel.waiting.popleft()
+        try:
+            request.answer.set_result(self._decode(request.op, reply))
+        except Exception as exc:  # the operation's error (or a bad answer) belongs to its caller
+            request.answer.set_error(exc)
+
+    def _decode(self, op: Operation, reply: bytes) -> Any:
+        status, body = reply[:1], reply[1:]
+        if status != OK:
+            raise _error_from(body, self.log_path)
+        if op.response is None:
+            return None
+        adapter = self._adapters.get(op.id)
+        if adapter is None:
+            from pydantic import TypeAdapter
+
+            adapter = self._adapters[op.id] = TypeAdapter(op.response)
+        return adapter.validate_json(body)
+
+    def _send(self, channel: _Channel, frame: bytes) -> None:
+        """Sends one request without ever blocking on a full socket while answers wait to be read (the
+        service, blocked on sending those, would never read ours: both would wait for good)."""
+        if channel.sock is None:
+            self._reconnect(channel)  # sends every unanswered request, this one included
+            return
+        data = memoryview(frame)
+        sock = channel.sock
+        try:
+            while data:
+                try:
+                    data = data[sock.send(data, socket.MSG_DONTWAIT):]
+                except BlockingIOError:
+                    readable, _, _ = select.select([sock], [sock], [])
+                    if readable and channel.waiting[0].frame is not frame:
+                        self._read_answer(channel)
+                        if channel.sock is not sock:  # replaced meanwhile: everything was sent again
+                            return
+        except OSError:
+            self.close()
+            self._reconnect(channel)
+
+    def _reconnect(self, channel: _Channel) -> socket.socket:
+        if channel.failures >= 3:
+            raise LocalServiceUnavailable(
+                f"The local workspace service at {self.path} keeps dropping connections.", hint=f"See {self.log_path}."
+            )
+        for _ in range(3):
+            sock = channel.sock = self._connect()
+            try:
+                for request in list(channel.waiting):
+                    sock.sendall(request.frame)  # a handful of small frames: the buffer takes them
+                return sock
+            except OSError:
+                self.close()
+                channel.failures += 1
         raise LocalServiceUnavailable(f"The local workspace service at {self.path} keeps dropping connections.",
                                       hint=f"See {self.log_path}.")
+
+    def _fall_back(self, channel: _Channel, exc: LocalServiceUnavailable) -> None:
+        """Says why once, then answers every unanswered request in-process, in order."""
+        if self._fallback is None:
+            log.warning("%s Working in-process instead (set RUNYARD_LOCAL_SERVICE=0 to always do so).", exc.headline)
+            self._fallback = InProcessTransport(self.database_url, busy_timeout_ms=self.busy_timeout_ms)
+        self.close()
+        fallback = self._fallback
+        while channel.waiting:
+            request = channel.waiting.popleft()
+            answer = fallback.submit(request.op, **request.kwargs)
+            try:
+                request.answer.set_result(answer.result())
+            except Exception as error:
+                request.answer.set_error(error)
 
     def _connect(self) -> socket.socket:
         try:
@@ -327,6 +446,27 @@ class LocalServiceTransport(Transport):
                 raise LocalServiceUnavailable(f"The local workspace service did not answer within "
                                               f"{START_TIMEOUT_S:.0f} s.", hint=f"See {self.log_path}.")
             time.sleep(0.005)
+
+
+#: Requests one thread may have sent without reading their answers; then the oldest answer is awaited.
+MAX_IN_FLIGHT = 32
+
+
+@dataclass(slots=True)
+class _Request:
+    answer: Deferred[Any]
+    op: Operation
+    kwargs: dict[str, Any]
+    frame: bytes
+
+
+@dataclass(slots=True)
+class _Channel:
+    """One thread's connection and the requests sent on it whose answers are not read yet, oldest first."""
+
+    sock: socket.socket | None = None
+    waiting: deque[_Request] = field(default_factory=deque)
+    failures: int = 0
 
 
 #: Services this process started (kept so Python does not warn about them; they outlive us on purpose).

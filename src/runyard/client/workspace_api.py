@@ -7,7 +7,7 @@ from typing import Any
 
 from runyard import schemas as s
 from runyard.client.operations import operation
-from runyard.client.transport import Transport
+from runyard.client.transport import Deferred, Transport
 from runyard.schemas.base import Page, PageRequest
 from runyard.schemas.logs import LogAppend, LogPage, LogQuery, LogStreamRead
 from runyard.schemas.secrets import SecretCreate, SecretRead, SecretUpdate, SecretValuesRead
@@ -33,6 +33,12 @@ class WorkspaceAPI:
         if op.scoped:
             kwargs["project"] = self.project
         return self.transport.invoke(op, **kwargs)
+
+    def _submit(self, op_id: str, **kwargs: Any) -> Deferred[Any]:
+        op = operation(op_id)
+        if op.scoped:
+            kwargs["project"] = self.project
+        return self.transport.submit(op, **kwargs)
 
     # pipelines and snapshots
     def create_pipeline(self, pipeline: s.PipelineCreate) -> s.PipelineRead:
@@ -88,6 +94,14 @@ class WorkspaceAPI:
 
     def update_step_run(self, step_run_id: uuid.UUID, update: s.StepRunUpdate) -> s.StepRunRead:
         return self._call("steps-update", step_run_id=step_run_id, update=update)
+
+    def report_step_start(self, step: s.StepRunCreate) -> Deferred[s.StepRunRead]:
+        """:meth:`create_step_run` whose answer may be read later: the step runs meanwhile."""
+        return self._submit("steps-create", step=step)
+
+    def report_step_end(self, step_run_id: uuid.UUID, update: s.StepRunUpdate) -> Deferred[s.StepRunRead]:
+        """:meth:`update_step_run` whose answer may be read later: the next step starts meanwhile."""
+        return self._submit("steps-update", step_run_id=step_run_id, update=update)
 
     def lookup_cache(self, lookup: s.CacheLookup) -> s.CacheLookupResult:
         return self._call("steps-cache_lookup", lookup=lookup)

@@ -50,6 +50,15 @@ class DagState:
                 self.stopped = True
             self._skip_downstream(invocation_id)
 
+    def correct(self, invocation_id: str, status: StepStatus) -> None:
+        """The workspace's answer differs from what the runner reported (it refused the start of a step in
+        a run being cancelled); the steps scheduled meanwhile are corrected by their own answers."""
+        self.status[invocation_id] = status
+        if status == StepStatus.CANCELLED:
+            self.stopped = self.cancelled = True
+        elif not status.is_success and not self.continue_on_failure:
+            self.stopped = True
+
     def _skip_downstream(self, failed: str) -> None:
         blocked = {failed}
         for s in self.spec.steps:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from runyard.exceptions import ConfigurationError
 from runyard.execution.dag import DagState
-from runyard.schemas import ArtifactVersionRead, StepRunCreate, StepRunRead, StepStatus
+from runyard.schemas import StepRunCreate, StepStatus
 
 if TYPE_CHECKING:
     from runyard.artifacts.stores.base import ArtifactStore
     from runyard.client.workspace_api import WorkspaceAPI
+    from runyard.execution.step_runner import StepOutcome
     from runyard.logs.backends.base import LogBackend
     from runyard.schemas import RunRead
     from runyard.sdk.spec import PipelineSpec
@@ -72,5 +73,20 @@ class Orchestrator(abc.ABC):
                 )
 
     @staticmethod
-    def outputs_of(result: StepRunRead) -> dict[str, ArtifactVersionRead]:
-        return dict(result.outputs)
+    def settle_answered(outcomes: list[StepOutcome], dag: DagState) -> list[StepOutcome]:
+        """Settles the outcomes whose reports are answered, oldest first; returns those still waiting.
+
+        A step the server kept from starting (the run is being cancelled) is recorded ``cancelled``,
+        which stops the DAG; a report the workspace refused for another reason raises here."""
+        waiting: list[StepOutcome] = []
+        for outcome in outcomes:
+            if outcome.refused:  # known before its end report is answered: stop scheduling now
+                dag.correct(outcome.invocation_id, StepStatus.CANCELLED)
+            if waiting or not outcome.answered:
+                waiting.append(outcome)
+                continue
+            reported = outcome.status
+            outcome.settle()
+            if outcome.status != reported:
+                dag.correct(outcome.invocation_id, outcome.status)
+        return waiting

@@ -11,21 +11,23 @@ import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import ClassVar
 
+from runyard.artifacts.io import StepInput
 from runyard.execution.dag import DagState
-from runyard.execution.step_runner import StepJob, StepRunner
+from runyard.execution.step_runner import StepJob, StepOutcome, StepRunner
 from runyard.orchestrators.base import Orchestrator, RunJob
-from runyard.schemas import ArtifactVersionRead, StepRunRead
 
 _WORKER_JOB: RunJob | None = None
 
 
-def _run_in_worker(step_job: StepJob) -> StepRunRead:
+def _run_in_worker(step_job: StepJob) -> StepOutcome:
+    """Runs one step and waits for the workspace's answers: the next step may run in another worker,
+    on another connection, and must find this one's outputs stored."""
     job = _WORKER_JOB
     assert job is not None, "worker started without a job"
     from runyard.client.workspace_api import WorkspaceAPI
 
     api = WorkspaceAPI(job.api.transport.for_new_process(), job.api.project)
-    return StepRunner(api, job.store, logs=job.logs).run(step_job, job.steps[step_job.spec.invocation_id])
+    return StepRunner(api, job.store, logs=job.logs).run(step_job, job.steps[step_job.spec.invocation_id]).settle()
 
 
 class LocalParallelOrchestrator(Orchestrator):
@@ -37,10 +39,10 @@ class LocalParallelOrchestrator(Orchestrator):
         global _WORKER_JOB
         max_workers = int(self.config.get("max_workers") or os.cpu_count() or 2)
         dag = DagState(job.spec, continue_on_failure=job.continue_on_failure)
-        upstream: dict[str, dict[str, ArtifactVersionRead]] = {}
+        upstream: dict[str, dict[str, StepInput]] = {}
         _WORKER_JOB = job
         ctx = multiprocessing.get_context("fork")
-        running: dict[Future[StepRunRead], str] = {}
+        running: dict[Future[StepOutcome], str] = {}
         try:
             with ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx) as pool:
                 while True:
@@ -53,7 +55,7 @@ class LocalParallelOrchestrator(Orchestrator):
                     for fut in done:
                         inv = running.pop(fut)
                         result = self._result(fut, inv, job)
-                        upstream[inv] = self.outputs_of(result)
+                        upstream[inv] = result.outputs
                         dag.record(inv, result.status)
                     if dag.stopped:
                         for fut in running:
@@ -71,7 +73,7 @@ class LocalParallelOrchestrator(Orchestrator):
         return dag
 
     @staticmethod
-    def _result(fut: Future[StepRunRead], inv: str, job: RunJob) -> StepRunRead:
+    def _result(fut: Future[StepOutcome], inv: str, job: RunJob) -> StepOutcome:
         try:
             return fut.result()
         except Exception as exc:  # the worker died (killed, out of memory): record the step as failed
@@ -81,14 +83,14 @@ class LocalParallelOrchestrator(Orchestrator):
             message = f"The worker process running this step died: {type(exc).__name__}: {exc}"
             if page.items:
                 if page.items[0].status.is_finished:  # it reported before the worker went away
-                    return page.items[0]
-                return job.api.update_step_run(
+                    return StepOutcome.of(page.items[0])
+                return StepOutcome.of(job.api.update_step_run(
                     page.items[0].id, StepRunUpdate(status=StepStatus.FAILED, error=message)
-                )
+                ))
             from runyard.orchestrators.base import StepRunCreate
 
             created = job.api.create_step_run(
                 StepRunCreate(run_id=job.run.id, invocation_id=inv, step_name=job.spec.step(inv).step_name,
                               status=StepStatus.FAILED)
             )
-            return job.api.update_step_run(created.id, StepRunUpdate(error=message))
+            return StepOutcome.of(job.api.update_step_run(created.id, StepRunUpdate(error=message)))

@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from runyard import exceptions as ex
-from runyard.client.local_service import ERROR, OK, STALE, recv_frame, send_frame
+from runyard.client.local_service import ERROR, OK, STALE, frame, frame_waiting, recv_frame
 from runyard.client.operations import Operation, operations
 from runyard.client.transport import InProcessTransport
 
@@ -62,28 +62,81 @@ class Dispatcher:
         return self._database_file is not None and self._file_identity() != self._identity
 
     def handle(self, body: bytes) -> bytes:
+        return self.handle_many([body])[0]
+
+    def handle_many(self, bodies: list[bytes]) -> list[bytes]:
+        """Replies to requests that arrived together (a client sends reports without awaiting each).
+
+        Consecutive writes share one transaction (:meth:`InProcessTransport.invoke_together`), so a
+        queue of reports costs one commit; replies go out only after it, so a reply still means stored."""
         if self.replaced():
             self.stale = True
-            return STALE
-        try:
-            request = json.loads(body)
-            op = self._operations.get(str(request.get("op"))) if isinstance(request, dict) else None
-            if op is None:
-                raise ex.InvalidInput("Unknown local service request.", hint="Client and service versions differ?")
-            result = self.transport.invoke(op, **self._decode(op, request.get("args") or {}))
-            if op.response is None:
-                return OK + b"null"
-            encoder = self._encoders.get(op.id)
-            if encoder is None:
-                encoder = self._encoders[op.id] = TypeAdapter(op.response)
-            return OK + encoder.dump_json(result)
-        except ex.RunyardError as exc:
+            return [STALE] * len(bodies)
+        replies: list[bytes | None] = [None] * len(bodies)
+        group: list[tuple[int, Operation, dict[str, Any]]] = []
+        for i, body in enumerate(bodies):
+            try:
+                op, args = self._request(body)
+            except Exception as exc:
+                replies[i] = self._reply_error(exc)
+                continue
+            if op.write:
+                group.append((i, op, args))
+                continue
+            self._run_group(group, replies)
+            group = []
+            try:
+                replies[i] = self._reply(op, self.transport.invoke(op, **args))
+            except Exception as exc:
+                replies[i] = self._reply_error(exc)
+        self._run_group(group, replies)
+        return [r if r is not None else ERROR + _error_body("internal", "no reply", None) for r in replies]
+
+    def _request(self, body: bytes) -> tuple[Operation, dict[str, Any]]:
+        request = json.loads(body)
+        op = self._operations.get(str(request.get("op"))) if isinstance(request, dict) else None
+        if op is None:
+            raise ex.InvalidInput("Unknown local service request.", hint="Client and service versions differ?")
+        return op, self._decode(op, request.get("args") or {})
+
+    def _run_group(self, group: list[tuple[int, Operation, dict[str, Any]]], replies: list[bytes | None]) -> None:
+        if not group:
+            return
+        if len(group) == 1:
+            i, op, args = group[0]
+            try:
+                replies[i] = self._reply(op, self.transport.invoke(op, **args))
+            except Exception as exc:
+                replies[i] = self._reply_error(exc)
+            return
+        results = self.transport.invoke_together([(op, args) for _, op, args in group])
+        for (i, op, _), result in zip(group, results, strict=True):
+            try:
+                if isinstance(result, Exception):
+                    raise result
+                replies[i] = self._reply(op, result)
+            except Exception as exc:
+                replies[i] = self._reply_error(exc)
+
+    def _reply(self, op: Operation, result: Any) -> bytes:
+        if op.response is None:
+            return OK + b"null"
+        encoder = self._encoders.get(op.id)
+        if encoder is None:
+            encoder = self._encoders[op.id] = TypeAdapter(op.response)
+        return OK + encoder.dump_json(result)
+
+    @staticmethod
+    def _reply_error(exc: Exception) -> bytes:
+        if isinstance(exc, ex.RunyardError):
             return ERROR + _error_body(exc.code, exc.message, exc.hint)
-        except ValidationError as exc:
+        if isinstance(exc, ValidationError):
             return ERROR + _error_body(ex.InvalidInput.code, f"Invalid request: {exc.errors()[0].get('msg')}", None)
-        except Exception as exc:  # a bug: the client gets one line, the log the traceback
-            log.exception("request failed")
-            return ERROR + _error_body("internal", f"{type(exc).__name__}: {exc}", None)
+        if isinstance(exc, ValueError):  # a body that is not JSON
+            return ERROR + _error_body(ex.InvalidInput.code, f"Invalid request: {exc}", None)
+        # a bug: the client gets one line, the log the traceback
+        log.error("request failed", exc_info=exc)
+        return ERROR + _error_body("internal", f"{type(exc).__name__}: {exc}", None)
 
     def _decode(self, op: Operation, args: dict[str, Any]) -> dict[str, Any]:
         adapters = self._decoders.get(op.id)
@@ -183,24 +236,43 @@ class _Handler(socketserver.BaseRequestHandler):
         try:
             while True:
                 try:
-                    body = recv_frame(conn)
+                    bodies = _queued_frames(conn)
                 except (OSError, ConnectionError):
                     return
-                if body is None:
+                if not bodies:
                     return
-                reply = server.dispatcher.handle(body)
-                if reply == STALE:
+                replies = server.dispatcher.handle_many(bodies)
+                if STALE in replies:
                     server.retire()
                 with server.state_lock:
                     server.last_active = time.monotonic()
                 try:
-                    send_frame(conn, reply)
+                    conn.sendall(b"".join(frame(r) for r in replies))
                 except OSError:
                     return
+
         finally:
             with server.state_lock:
                 server.clients -= 1
                 server.last_active = time.monotonic()
+
+
+#: Most requests answered together (one transaction holds the SQLite write lock for all of them).
+MAX_GROUP = 16
+
+
+def _queued_frames(conn: socket.socket) -> list[bytes]:
+    """The next request, and those the client sent behind it that have arrived already."""
+    first = recv_frame(conn)
+    if first is None:
+        return []
+    bodies = [first]
+    while len(bodies) < MAX_GROUP and frame_waiting(conn):
+        body = recv_frame(conn)
+        if body is None:
+            break
+        bodies.append(body)
+    return bodies
 
 
 def _same_user(conn: socket.socket) -> bool:
