@@ -262,21 +262,19 @@ class LocalServiceTransport(Transport):
         channel = self._channel()
         answer: Deferred[Any] = Deferred(self._wait_for)
         channel.waiting.append(_Request(answer, op, kwargs, frame(request)))
-        try:
-            self._send(channel, channel.waiting[-1].frame)
-            if len(channel.waiting) > MAX_IN_FLIGHT:
-                self._wait_for(channel.waiting[0].answer)
-        except LocalServiceUnavailable as exc:
-            self._fall_back(channel, exc)
+        channel.unsent += 1  # sent with the next poll or wait: a step's end and the next start travel together
+        if len(channel.waiting) > MAX_IN_FLIGHT:
+            self._wait_for(channel.waiting[0].answer)
         return answer
 
     def poll(self) -> None:
         """Reads the answers that have already arrived on this thread's connection, without waiting."""
         channel: _Channel | None = getattr(self._local, "channel", None)
-        if channel is None or channel.sock is None:
+        if channel is None:
             return
         try:
-            while channel.waiting and frame_waiting(channel.sock):
+            self._flush(channel)
+            while channel.waiting and channel.sock is not None and frame_waiting(channel.sock):
                 self._read_answer(channel)
         except LocalServiceUnavailable as exc:
             self._fall_back(channel, exc)
@@ -301,6 +299,7 @@ class LocalServiceTransport(Transport):
                 return
             raise RuntimeError("an answer of the local service was awaited on another thread than its request")
         try:
+            self._flush(channel)
             while not answer.done:
                 self._read_answer(channel)
         except LocalServiceUnavailable as exc:
@@ -346,13 +345,17 @@ class LocalServiceTransport(Transport):
             adapter = self._adapters[op.id] = TypeAdapter(op.response)
         return adapter.validate_json(body)
 
-    def _send(self, channel: _Channel, frame: bytes) -> None:
-        """Sends one request without ever blocking on a full socket while answers wait to be read (the
-        service, blocked on sending those, would never read ours: both would wait for good)."""
-        if channel.sock is None:
-            self._reconnect(channel)  # sends every unanswered request, this one included
+    def _flush(self, channel: _Channel) -> None:
+        """Sends the requests held back, in one write, without ever blocking on a full socket while
+        answers wait to be read (the service, blocked on sending those, would never read ours)."""
+        if not channel.unsent:
             return
-        data = memoryview(frame)
+        held = list(channel.waiting)[-channel.unsent:]
+        channel.unsent = 0
+        if channel.sock is None:
+            self._reconnect(channel)  # sends every unanswered request, these included
+            return
+        data = memoryview(b"".join(r.frame for r in held))
         sock = channel.sock
         try:
             while data:
@@ -360,7 +363,7 @@ class LocalServiceTransport(Transport):
                     data = data[sock.send(data, socket.MSG_DONTWAIT):]
                 except BlockingIOError:
                     readable, _, _ = select.select([sock], [sock], [])
-                    if readable and channel.waiting[0].frame is not frame:
+                    if readable and channel.waiting[0] is not held[0]:  # answers to earlier requests
                         self._read_answer(channel)
                         if channel.sock is not sock:  # replaced meanwhile: everything was sent again
                             return
@@ -373,6 +376,7 @@ class LocalServiceTransport(Transport):
             raise LocalServiceUnavailable(
                 f"The local workspace service at {self.path} keeps dropping connections.", hint=f"See {self.log_path}."
             )
+        channel.unsent = 0
         for _ in range(3):
             sock = channel.sock = self._connect()
             try:
@@ -466,6 +470,8 @@ class _Channel:
 
     sock: socket.socket | None = None
     waiting: deque[_Request] = field(default_factory=deque)
+    #: How many of the newest requests in ``waiting`` are held back, not sent yet.
+    unsent: int = 0
     failures: int = 0
 
 

@@ -24,7 +24,6 @@ class LocalOrchestrator(Orchestrator):
         try:
             while ready := dag.ready(set()):
                 for inv in ready:
-                    job.api.transport.poll()
                     unsettled = self.settle_answered(unsettled, dag)
                     if dag.stopped:
                         break
