@@ -9,6 +9,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runyard.plugins import skip_pydantic_plugin_scan
+
+skip_pydantic_plugin_scan()  # before the first model is built: see its docstring
+
 #: Bumped whenever a wire schema changes incompatibly; client and server compare it.
 SCHEMA_VERSION = 1
 
@@ -97,5 +101,7 @@ class PageRequest(Schema):
 
 
 class Page(BaseModel, Generic[T]):
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: most processes never use it
     items: list[T]
     next_cursor: str | None = None

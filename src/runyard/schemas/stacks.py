@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from runyard.schemas.base import Entity, Schema
 from runyard.schemas.pipelines import NAME_PATTERN
@@ -44,6 +44,8 @@ class StackRead(Entity):
 
 class FlavorRead(BaseModel):
     """An installed implementation of a component type, found through its entry point group."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: most processes never use it
 
     type: str
     name: str

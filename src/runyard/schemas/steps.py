@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from runyard.schemas.artifacts import ArtifactVersionCreate, ArtifactVersionRead
 from runyard.schemas.base import Entity, PageRequest, Schema
@@ -81,6 +81,8 @@ class RunStepRead(_StepRunFields):
 
 class RunStepsPage(BaseModel):
     """One page of a run's step runs, in run order (oldest first), with the artifact versions they name."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: most processes never use it
 
     items: list[RunStepRead]
     artifact_versions: dict[UUID, ArtifactVersionRead] = Field(
