@@ -345,3 +345,38 @@ def test_a_fast_chain_of_steps_is_stored_behind_the_runner(local_service: Path) 
 @step
 def plus_one(x: int) -> int:
     return x + 1
+
+
+@step
+def kill_the_service(x: int, runtime: str) -> int:
+    """Kills the local service (SIGKILL: no goodbye) while this run's reports are in flight."""
+    import signal
+
+    for pid_file in Path(runtime).glob("*.pid"):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    return x + 1
+
+
+def test_reports_in_flight_survive_a_killed_service(local_service: Path) -> None:
+    """The requests not answered yet are sent again, in order, to a fresh service: every write is
+    idempotent (client-chosen ids), so nothing is lost or stored twice."""
+
+    @pipeline(enable_cache=False)
+    def doomed():
+        x = make_number()
+        for _ in range(5):
+            x = plus_one(x)
+        x = kill_the_service(x, runtime=str(local_service))
+        for _ in range(5):
+            x = plus_one(x)
+
+    first_pid = _service_pids(local_service)
+    run = doomed()
+    assert str(run.status) == "completed"
+    assert _transport()._fallback is None  # a new service took over, not the in-process fallback
+    assert _service_pids(local_service) != first_pid or not first_pid
+    steps = Client().get_run(run.id).steps
+    assert len(steps) == 12 and all(str(st.status) == "completed" for st in steps.values())
+    assert sorted(st.outputs["output"].load() for st in steps.values()) == list(range(42, 54))
+    # a report sent twice registered its outputs once: every output is version 1 of its name (a fresh home)
+    assert {st.outputs["output"].data.version for st in steps.values()} == {1}
