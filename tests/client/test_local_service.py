@@ -380,3 +380,35 @@ def test_reports_in_flight_survive_a_killed_service(local_service: Path) -> None
     assert sorted(st.outputs["output"].load() for st in steps.values()) == list(range(42, 54))
     # a report sent twice registered its outputs once: every output is version 1 of its name (a fresh home)
     assert {st.outputs["output"].data.version for st in steps.values()} == {1}
+
+
+def test_the_service_checkpoints_its_wal_file_when_idle(local_service: Path, runyard_home: Path) -> None:
+    """Commits never pay for a checkpoint (the service turns SQLite's automatic ones off); once no
+    request comes for a moment it folds the WAL file back into the database and empties it."""
+    run = small()
+    wal = next(runyard_home.glob("*.db-wal"))
+    assert _wait_for(lambda: wal.stat().st_size == 0, timeout=10), wal.stat().st_size
+    assert Client().get_run(run.id).steps["double"].outputs["output"].load() == 84  # nothing lost
+
+
+def test_checkpoints_never_bring_back_a_deleted_workspace(tmp_path: Path) -> None:
+    from runyard.workspace.db.checkpoints import BackgroundCheckpoints
+    from runyard.workspace.db.engine import Database
+
+    path = tmp_path / "ws.db"
+    database = Database(f"sqlite:///{path}")
+    with database.session(write=True) as session:
+        session.connection().exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    checkpoints = BackgroundCheckpoints(database, str(path))
+    with database.session(write=True) as session:
+        session.connection().exec_driver_sql("INSERT INTO t VALUES (1)")
+        # the write connections no longer checkpoint inside a commit
+        assert session.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    assert Path(str(path) + "-wal").stat().st_size > 0
+    checkpoints.checkpoint("TRUNCATE")
+    assert checkpoints.done == 1 and Path(str(path) + "-wal").stat().st_size == 0
+    database.dispose()
+    for leftover in tmp_path.glob("ws.db*"):
+        leftover.unlink()
+    checkpoints.checkpoint("TRUNCATE")  # e.g. `rm -rf ~/.runyard` under a running service
+    assert checkpoints.done == 1 and not path.exists()

@@ -96,12 +96,14 @@ class WorkspaceAPI:
         return self._call("steps-update", step_run_id=step_run_id, update=update)
 
     def report_step_start(self, step: s.StepRunCreate) -> Deferred[s.StepRunRead]:
-        """:meth:`create_step_run` whose answer may be read later: the step runs meanwhile."""
-        return self._submit("steps-create", step=step)
+        """:meth:`create_step_run` whose answer may be read later: the step runs meanwhile. The answer is
+        brief (no artifact links or metadata: the runner knows them)."""
+        return self._submit("steps-create", step=step, brief=True)
 
     def report_step_end(self, step_run_id: uuid.UUID, update: s.StepRunUpdate) -> Deferred[s.StepRunRead]:
-        """:meth:`update_step_run` whose answer may be read later: the next step starts meanwhile."""
-        return self._submit("steps-update", step_run_id=step_run_id, update=update)
+        """:meth:`update_step_run` whose answer may be read later: the next step starts meanwhile. The
+        answer is brief, as for :meth:`report_step_start`."""
+        return self._submit("steps-update", step_run_id=step_run_id, update=update, brief=True)
 
     def lookup_cache(self, lookup: s.CacheLookup) -> s.CacheLookupResult:
         return self._call("steps-cache_lookup", lookup=lookup)

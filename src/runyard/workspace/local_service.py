@@ -38,6 +38,9 @@ from runyard.client.local_service import ERROR, OK, STALE, frame, frame_waiting,
 from runyard.client.operations import Operation, operations
 from runyard.client.transport import InProcessTransport
 
+if typing.TYPE_CHECKING:
+    from runyard.workspace.db.checkpoints import BackgroundCheckpoints
+
 log = logging.getLogger("runyard.local_service")
 
 
@@ -57,6 +60,14 @@ class Dispatcher:
         """Opens and migrates the database before the first client is accepted."""
         self.transport.database  # noqa: B018 - opening is the point
         self._identity = self._file_identity()
+
+    def background_checkpoints(self) -> BackgroundCheckpoints | None:
+        """WAL checkpoints on a thread of their own (:mod:`runyard.workspace.db.checkpoints`), SQLite files only."""
+        if self._database_file is None:
+            return None
+        from runyard.workspace.db.checkpoints import BackgroundCheckpoints
+
+        return BackgroundCheckpoints(self.transport.database, self._database_file)
 
     def replaced(self) -> bool:
         return self._database_file is not None and self._file_identity() != self._identity
@@ -301,9 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     server = LocalServer(args.socket, dispatcher, args.idle_s)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.stop, args=("SIGTERM",)).start())
     threading.Thread(target=server.watch_idle, name="idle-watch", daemon=True).start()
+    checkpoints = dispatcher.background_checkpoints()
+    if checkpoints is not None:
+        threading.Thread(target=checkpoints.run, args=(lambda: server.last_active,), name="checkpoints",
+                         daemon=True).start()
     log.info("local workspace service %s serving %s", os.getpid(), args.socket)
     server.serve_forever(poll_interval=0.5)
     server.server_close()
+    if checkpoints is not None and not dispatcher.stale and not dispatcher.replaced():
+        checkpoints.stop()
     return 0
 
 

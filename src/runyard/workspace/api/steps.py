@@ -35,10 +35,17 @@ CanRead = Annotated[Principal, Depends(Authorize("runs:read"))]
 CanWrite = Annotated[Principal, Depends(Authorize("runs:write"))]
 
 
+#: ``?brief=true`` on a step report: what a runner asks for (it reads only the answer's status).
+Brief = Annotated[bool, Query(description="Answer without the step's artifact links and metadata (a runner's "
+                                          "own reports: it knows them).")]
+
+
 @router.post("/steps", operation_id="steps-create", status_code=201)
-async def create_step_run(principal: CanWrite, project: Project, db: DatabaseDep, step: StepRunCreate) -> StepRunRead:
+async def create_step_run(
+    principal: CanWrite, project: Project, db: DatabaseDep, step: StepRunCreate, brief: Brief = False
+) -> StepRunRead:
     # every step's start comes through here: the write and its commit in one thread-pool call
-    return await in_transaction(db, service.create_step_run, write=True, project=project, step=step)
+    return await in_transaction(db, service.create_step_run, write=True, project=project, step=step, brief=brief)
 
 
 # a POST because the lookup carries a body, but it only reads; ``{step_run_id:uuid}`` below keeps
@@ -70,8 +77,9 @@ def list_run_steps(
 
 @router.patch("/steps/{step_run_id:uuid}", operation_id="steps-update")
 async def update_step_run(
-    principal: CanWrite, project: Project, db: DatabaseDep, step_run_id: uuid.UUID, update: StepRunUpdate
+    principal: CanWrite, project: Project, db: DatabaseDep, step_run_id: uuid.UUID, update: StepRunUpdate,
+    brief: Brief = False,
 ) -> StepRunRead:
     # every step's start and end comes through here: the report and its commit in one thread-pool call
     return await in_transaction(db, service.update_step_run, write=True, project=project, step_run_id=step_run_id,
-                                update=update)
+                                update=update, brief=brief)
