@@ -79,3 +79,32 @@ def test_a_step_of_another_project_is_404_and_untouched(client: TestClient, make
                             headers={"X-Runyard-Project": "elsewhere"})
     assert response.status_code == 404
     assert stored(steps.get_step_run, step_run_id=uuid.UUID(step["id"])).status == "pending"
+
+
+def test_brief_answers_leave_out_links_and_metadata_but_store_everything(
+    client: TestClient, make: Any, stored: Any
+) -> None:
+    """``?brief=true`` (what runners send): the answer is the step's own fields; nothing stored differs."""
+    run = make.run()
+    version_id = make.finished_step(run["id"], "brief_data")["outputs"]["output"]["id"]
+    step_id = str(uuid.uuid4())
+    created = client.post("/api/v1/steps?brief=true", json={
+        "id": step_id, "run_id": run["id"], "invocation_id": "train", "step_name": "train",
+        "inputs": {"data": version_id}})
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "running" and created.json()["inputs"] == {}
+    output = make.output("brief_model")
+    ended = client.patch(f"/api/v1/steps/{step_id}?brief=true", json={
+        "status": "completed", "new_outputs": [output], "metadata": {"loss": 0.5}})
+    assert ended.status_code == 200, ended.text
+    body = ended.json()
+    assert body["status"] == "completed" and body["ended"] is not None
+    assert body["outputs"] == {} and body["metadata"] == {}
+    kept = stored(steps.get_step_run, step_run_id=uuid.UUID(step_id))
+    assert str(kept.inputs["data"].id) == version_id and str(kept.outputs["output"].id) == output["id"]
+    assert kept.metadata == {"loss": 0.5}
+    full = client.get(f"/api/v1/steps/{step_id}").json()
+    assert full == kept.model_dump(mode="json")
+    assert {k: v for k, v in full.items() if k not in ("inputs", "outputs", "metadata")} == {
+        k: v for k, v in body.items() if k not in ("inputs", "outputs", "metadata")}
+    assert client.patch(f"/api/v1/steps/{step_id}?brief=maybe", json={"status": "completed"}).status_code == 422
