@@ -57,6 +57,7 @@ import contextlib
 import functools
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -116,6 +117,7 @@ class Pass:
     db_cpu: float = 0.0  # CPU seconds of the database server's processes (machine-wide) during the pass
     load: float = 0.0  # 1-minute load average at the end
     other_cores: float = 0.0  # cores busy with anything but the server and its database (load generator, others)
+    client_cpu: float = 0.0  # CPU seconds of the load generator itself (wrk: its process; httpx: this process)
 
     @property
     def ops(self) -> int:
@@ -137,7 +139,7 @@ class Pass:
                 "max_ms": round(max(self.latencies, default=0) * 1000, 2),
                 "server_cpu_ms_per_op": round(self.server_cpu * 1000 / ops, 3),
                 "db_cpu_ms_per_op": round(self.db_cpu * 1000 / ops, 3), "load1": round(self.load, 2),
-                "other_cores": round(self.other_cores, 2)}
+                "other_cores": round(self.other_cores, 2), "client_cpu": round(self.client_cpu, 3)}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -248,8 +250,12 @@ class LoadClient:
         if probe:
             before = probe.sample()
         busy0, t0 = machine_busy()
+        own = resource.RUSAGE_CHILDREN if self.kind == "wrk" else resource.RUSAGE_SELF
+        c0 = resource.getrusage(own)
         result = self._wrk(base, plan, duration) if self.kind == "wrk" else asyncio.run(
             self._httpx(base, plan, duration))
+        c1 = resource.getrusage(own)
+        result.client_cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
         busy1, t1 = machine_busy()
         if probe:
             after = probe.sample()
@@ -1107,14 +1113,17 @@ def report_updates(report: Report, created: Pass, updated: Pass, check: dict[str
     for name, p in (("POST /steps (pending)", created), ("PATCH /steps/{id} (running, completed)", updated)):
         rows.append([name, f"{p.ops:,}", f"{p.pct(50):.1f} / {p.pct(95):.1f} / {p.pct(99):.1f}",
                      f"{p.rate:,.0f}", f"{p.server_cpu * 1000 / max(p.ops, 1):.2f}",
-                     f"{p.db_cpu * 1000 / max(p.ops, 1):.2f}", f"{p.other_cores:.2f}", str(p.bad + p.errors)])
+                     f"{p.db_cpu * 1000 / max(p.ops, 1):.2f}", f"{p.client_cpu * 1000 / max(p.ops, 1):.2f}",
+                     f"{p.other_cores:.2f}", str(p.bad + p.errors)])
     report.table(["request", "requests", "p50 / p95 / p99 ms", "per s", "server CPU ms/req",
-                  "PostgreSQL CPU ms/req", "other CPU (cores)", "non-2xx"], rows)
+                  "PostgreSQL CPU ms/req", "load generator CPU ms/req", "other CPU (cores)", "non-2xx"], rows)
     per_update = (updated.server_cpu + updated.db_cpu) / max(updated.ops, 1)
     if per_update > 0:
         report(f"CPU bound: at {per_update * 1000:.2f} ms of server + PostgreSQL CPU per update, {os.cpu_count()} idle "
                f"cores could serve at most ~{(os.cpu_count() or 1) / per_update:,.0f} updates/s (the load generator's "
-               "own CPU not counted).  ")
+               "own CPU not counted); with the load generator's "
+               f"{updated.client_cpu * 1000 / max(updated.ops, 1):.2f} ms per update on the same cores: "
+               f"~{(os.cpu_count() or 1) / (per_update + updated.client_cpu / max(updated.ops, 1)):,.0f}/s.  ")
     report("Counted: status transitions, one per `PATCH /steps/{id}` answered (each moves one step run one status: "
            "pending -> running, then running -> completed; a non-2xx answer fails the verdict), per second from the "
            "pass's first request to its last answer.  ")

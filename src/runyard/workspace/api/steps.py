@@ -29,6 +29,7 @@ from runyard.workspace.api.deps import (
 )
 from runyard.workspace.api.errors import ERROR_RESPONSES
 from runyard.workspace.api.responses import JSONBytes
+from runyard.workspace.api.status_reports import StatusReportRoute
 from runyard.workspace.services import step_json
 from runyard.workspace.services import steps as service
 
@@ -78,10 +79,15 @@ def list_run_steps(
         return JSONBytes(page_read.model_dump_json().encode())
 
 
-@router.patch("/steps/{step_run_id:uuid}", operation_id="steps-update")
+# runners' status-only reports are answered by the route class itself (api/status_reports.py); FastAPI's
+# handler of this function answers every other request
 async def update_step_run(
     principal: CanWrite, project: Project, db: DatabaseDep, step_run_id: uuid.UUID, update: StepRunUpdate
 ) -> StepRunRead:
     # every step's start and end comes through here: the report and its commit in one thread-pool call
     return await in_transaction(db, service.update_step_run, write=True, project=project, step_run_id=step_run_id,
                                 update=update)
+
+
+router.add_api_route("/steps/{step_run_id:uuid}", update_step_run, methods=["PATCH"], operation_id="steps-update",
+                     route_class_override=StatusReportRoute)

@@ -44,10 +44,13 @@ from sqlalchemy.orm import Session
 from runyard.exceptions import NotFound
 from runyard.schemas.artifacts import ArtifactVersionRead
 from runyard.schemas.base import PageRequest
-from runyard.schemas.steps import RunStepRead
+from runyard.schemas.status import StepStatus
+from runyard.schemas.steps import RunStepRead, StepRunRead, StepRunUpdate
 from runyard.workspace.db import tables as t
-from runyard.workspace.db.types import UTCDateTime
+from runyard.workspace.db.engine import Database
+from runyard.workspace.db.types import UTCDateTime, utcnow
 from runyard.workspace.services.pagination import apply_keyset, encode_cursor
+from runyard.workspace.services.steps import transition_sources, transition_statement, update_step_run
 
 #: naive timestamps (how every database hands them back to this module) are UTC; "Z" as pydantic writes it
 _OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
@@ -80,11 +83,13 @@ class _Statements:
         self.pg = pg
         self.steps = [_as_text(_sr[n], n, pg) for n in _STEP_FIELDS] + [_as_text(_sr.metadata_json, "metadata", pg)]
         links = select(*(_as_text(c, c.name, pg) for c in (_e.step_run_id, _e.kind, _e.name, _e.artifact_version_id)))
-        versions = select(
+        #: in the order of ``ArtifactVersionRead``'s fields
+        self.version_columns = [
             *(_as_text(_av[n], n, pg) for n in ("id", "created", "artifact_id")), t.artifacts.c.name,
             *(_as_text(_av[n], n, pg) for n in ("version", "uri", "content_hash", "size", "materializer", "data_type",
                                                 "artifact_store_id", "producer_step_run_id", "metadata_json")),
-        ).join(t.artifacts, t.artifacts.c.id == _av.artifact_id)
+        ]
+        versions = select(*self.version_columns).join(t.artifacts, t.artifacts.c.id == _av.artifact_id)
         if pg:  # the ids as one comma-separated text (psycopg dumps a list parameter element by element)
             ids = cast(func.string_to_array(bindparam("ids", type_=Text), ","), ARRAY(Uuid))
             self.links = links.where(_e.step_run_id == any_(ids))
@@ -140,7 +145,8 @@ def _ids(ids: list[Any], pg: bool) -> Any:
 def step_items(rows: Iterable[Sequence[Any]], ins: dict[Any, dict[str, Any]], outs: dict[Any, dict[str, Any]],
                pg: bool) -> list[dict[str, Any]]:
     """Run steps (rows of ``_Statements.steps``) as the dicts orjson writes, keys in ``RunStepRead``'s order."""
-    keys, empty, n = _ITEM_KEYS, {}, _N
+    keys, n = _ITEM_KEYS, _N
+    empty: dict[str, Any] = {}
     if pg:
         doc = orjson.Fragment
         return [dict(zip(keys, (*r[:6], doc(r[6]), r[7], r[8], doc(r[9]), *r[10:n], ins.get(r[0], empty),
@@ -157,3 +163,84 @@ def _version(v: Sequence[Any], pg: bool) -> dict[str, Any]:
 def _metadata_text(text: str | None) -> Any:
     """A ``metadata`` document as stored on PostgreSQL; the generic path reads a JSON null as ``{}``."""
     return _EMPTY if text is None or text == "null" else orjson.Fragment(text)
+
+
+# --- a runner's status report --------------------------------------------------------------------------
+def report_status_json(db: Database, *, step_run_id: uuid.UUID, update: StepRunUpdate, project: str) -> bytes:
+    """``steps.update_step_run`` for a status-only report (no outputs, no metadata), answered as JSON bytes.
+
+    On PostgreSQL the transition is one statement in autocommit: the ``UPDATE ... RETURNING`` of
+    ``steps.transition_statement`` (the state machine's rule in its ``WHERE``) with the step's artifact links
+    joined to the returned row, on a connection of a pool without pre-ping (``Database.autocommit_connection``):
+    no ``BEGIN``/``COMMIT``, no ping, no second query for the links. When it moves no row (unknown step, another
+    project, a refused transition, a repeated report) or the database errs, the checked path answers in a
+    transaction of its own, exactly as the generic route would (404, 409, the idempotent repeat, 422/503).
+    Elsewhere the checked path always answers.
+    """
+    if update.status is None or update.new_outputs or update.metadata:
+        raise ValueError("report_status_json takes status reports only (no outputs, no metadata)")
+    if db.url.startswith("postgresql"):
+        rows = _transition_rows(db, step_run_id, update, project)
+        if rows:
+            return orjson.dumps(_reported(rows), option=_OPTIONS)
+    with db.session(write=True) as session:
+        read = update_step_run(session, step_run_id=step_run_id, update=update, project=project)
+    return read.__pydantic_serializer__.to_json(read)
+
+
+#: The statements (SQL text, parameter names) of ``_transition_rows`` by (new status, optional fields given).
+_REPORTS: dict[tuple[StepStatus, tuple[str, ...]], Any] = {}
+
+
+def _report_statement(db: Database, status: StepStatus, given: tuple[str, ...]) -> Any:
+    stmt = _REPORTS.get((status, given))
+    if stmt is None:
+        moved = transition_statement(status, given).cte("moved")
+        versions = t.edges.join(t.artifact_versions, _av.id == _e.artifact_version_id).join(
+            t.artifacts, t.artifacts.c.id == _av.artifact_id)
+        query = select(
+            *(_as_text(moved.c[n], n, True) for n in _REPORT_FIELDS), _as_text(moved.c.metadata_json, "metadata", True),
+            _e.kind, _e.name.label("edge_name"), *_statements(True).version_columns,
+        ).select_from(moved.outerjoin(versions, _e.step_run_id == moved.c.id))
+        compiled = query.compile(dialect=db.write_engine.dialect)
+        stmt = _REPORTS[(status, given)] = (str(compiled), dict(compiled.params))  # the SET's own values too
+    return stmt
+
+
+_REPORT_FIELDS = [n for n in StepRunRead.__pydantic_fields__ if n not in ("inputs", "outputs", "metadata")]
+_REPORT_KEYS = tuple(StepRunRead.__pydantic_fields__)
+
+
+def _transition_rows(db: Database, step_run_id: uuid.UUID, update: StepRunUpdate, project: str) -> list[Any]:
+    """The moved step's row once per artifact link (once without links); empty if no row moved."""
+    assert update.status is not None
+    given = tuple(name for name in ("error", "traceback", "attempts") if getattr(update, name) is not None)
+    if not transition_sources(update.status):
+        return []
+    sql, defaults = _report_statement(db, update.status, given)
+    # the raw statement skips UTCDateTime's bind processing: "now" goes in as naive UTC, as it would
+    params: dict[str, Any] = {**defaults, "sid": step_run_id, "in_project": project,
+                              "now": utcnow().replace(tzinfo=None)}
+    for name in given:
+        params["new_" + name] = getattr(update, name)
+    try:
+        with db.autocommit_connection() as conn:
+            cursor = conn.cursor()
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    except Exception:  # a database error: the checked path answers it as the generic route would
+        return []
+
+
+def _reported(rows: list[Any]) -> dict[str, Any]:
+    """A moved step's rows (``_transition_rows``) as ``StepRunRead``'s JSON, its versions inline."""
+    first, n = rows[0], len(_REPORT_FIELDS)
+    ins: dict[str, Any] = {}
+    outs: dict[str, Any] = {}
+    for r in rows:
+        if r[n + 1] is not None:
+            (ins if r[n + 1] == "input" else outs)[r[n + 2]] = _version(r[n + 3:], True)
+    doc = orjson.Fragment
+    values = (*first[:6], doc(first[6]), first[7], first[8], doc(first[9]), *first[10:n], ins, outs,
+              _metadata_text(first[n]))
+    return dict(zip(_REPORT_KEYS, values, strict=True))

@@ -225,7 +225,7 @@ def _transition(conn: Any, step_run_id: uuid.UUID, update: StepRunUpdate, projec
     given = tuple(name for name in ("error", "traceback", "attempts") if getattr(update, name) is not None)
     stmt = _TRANSITIONS.get((status, given))
     if stmt is None:
-        stmt = _TRANSITIONS[(status, given)] = _transition_statement(status, given)
+        stmt = _TRANSITIONS[(status, given)] = transition_statement(status, given)
     params: dict[str, Any] = {"sid": step_run_id, "in_project": project, "now": utcnow()}
     for name in given:
         params["new_" + name] = getattr(update, name)
@@ -237,7 +237,14 @@ def _transition(conn: Any, step_run_id: uuid.UUID, update: StepRunUpdate, projec
 _TRANSITIONS: dict[tuple[StepStatus, tuple[str, ...]], Any] = {}
 
 
-def _transition_statement(status: StepStatus, given: tuple[str, ...]) -> Any:
+def transition_sources(status: StepStatus) -> list[str]:
+    """The statuses a step may move to ``status`` from (none: nothing moves a step to it)."""
+    return _SOURCES[status]
+
+
+def transition_statement(status: StepStatus, given: tuple[str, ...]) -> Any:
+    """The ``UPDATE ... RETURNING`` that moves a step to ``status`` only from one of its sources, setting the
+    optional fields ``given`` (from ``new_<name>`` parameters); ``sid``, ``in_project`` and ``now`` bind the rest."""
     values: dict[str, Any] = {"status": str(status)}
     if status == StepStatus.RUNNING:
         values["started"] = func.coalesce(_sr.started, bindparam("now"))
