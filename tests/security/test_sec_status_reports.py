@@ -45,8 +45,13 @@ def test_status_reports_refuse_whom_the_route_refuses(
     world: World, ws_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answered: list[Any] = []
-    real = status_reports.report_status_json
-    monkeypatch.setattr(status_reports, "report_status_json", lambda db, **kw: answered.append(kw) or real(db, **kw))
+    real = status_reports._Coalescer.report
+
+    async def spy(self: Any, *args: Any) -> bytes:
+        answered.append(args)
+        return await real(self, *args)
+
+    monkeypatch.setattr(status_reports._Coalescer, "report", spy)
     dev = bearer(world.token("developer"))
     run_id, step_id = _pending_step(ws_client, dev)
     other_run, _ = _pending_step(ws_client, dev)

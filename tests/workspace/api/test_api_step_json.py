@@ -31,13 +31,13 @@ def _same(fast: bytes | str, generic: bytes | str) -> None:
 def lean_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[StepRunUpdate]]:
     """Records each report the route class answered itself (the rest went to FastAPI's handler)."""
     calls: list[StepRunUpdate] = []
-    real = status_reports.report_status_json
+    real = status_reports._Coalescer.report
 
-    def spy(db: Database, **kwargs: Any) -> bytes:
-        calls.append(kwargs["update"])
-        return real(db, **kwargs)
+    async def spy(self: Any, step_run_id: uuid.UUID, update: StepRunUpdate, project: str) -> bytes:
+        calls.append(update)
+        return await real(self, step_run_id, update, project)
 
-    monkeypatch.setattr(status_reports, "report_status_json", spy)
+    monkeypatch.setattr(status_reports._Coalescer, "report", spy)
     yield calls
 
 
@@ -188,3 +188,57 @@ def test_a_database_error_is_answered_by_the_checked_path(
     monkeypatch.setattr(db, "autocommit_connection", lost)
     answer = client.patch(f"/api/v1/steps/{step['id']}", json={"status": "running"})
     assert answer.status_code == 200 and answer.json()["status"] == "running"
+
+
+def test_reports_moved_together_answer_each_as_alone(make: Any, db: Database, stored: Any) -> None:
+    """``move_statuses_json``: one statement per (status, project) on PostgreSQL; ``None`` where the report's
+    own path must answer (elsewhere: always)."""
+    run = make.run()
+    data = make.finished_step(run["id"], "data")["outputs"]["output"]["id"]
+    pending = [make.step(run["id"], f"p{k}", status="pending", inputs={"data": data}) for k in range(3)]
+    done = make.finished_step(run["id"], "x")
+    ids = [uuid.UUID(s["id"]) for s in pending]
+    running = StepRunUpdate(status=StepStatus.RUNNING)
+    reports: list[step_json.Report] = [
+        (ids[0], running, "default"), (ids[1], running, "default"), (ids[0], running, "default"),  # a repeat
+        (ids[2], StepRunUpdate(status=StepStatus.FAILED, error="e"), "default"),  # not status only: alone
+        (uuid.UUID(done["id"]), running, "default"),  # refused transition: not moved
+        (uuid.uuid4(), running, "default"),  # unknown
+        (ids[1], StepRunUpdate(status=StepStatus.SKIPPED), "elsewhere"),  # another project: not moved
+    ]
+    answers = step_json.move_statuses_json(db, reports)
+    if not db.url.startswith("postgresql"):
+        assert answers == [None] * len(reports)
+        return
+    assert [a is not None for a in answers] == [True, True, True, True, False, False, False]
+    for (step_run_id, _, _), answer in zip(reports[:4], answers, strict=False):
+        assert answer is not None
+        _same(answer, stored(steps.get_step_run, step_run_id=step_run_id).model_dump_json())
+    assert json.loads(answers[0] or b"")["inputs"]["data"]["id"] == data
+    assert answers[0] == answers[2]
+
+
+def test_queued_reports_go_together_and_each_gets_its_answer(make: Any, db: Database, stored: Any) -> None:
+    """The route's coalescer: reports that queue while a batch is in the database go in the next one; each
+    request gets its own answer or exception, as the generic route would."""
+    import asyncio
+
+    from runyard.exceptions import Conflict, NotFound
+
+    run = make.run()
+    pending = [uuid.UUID(make.step(run["id"], f"p{k}", status="pending")["id"]) for k in range(6)]
+    finished = uuid.UUID(make.finished_step(run["id"], "x")["id"])
+
+    async def scenario() -> list[Any]:
+        coalescer = status_reports._Coalescer(asyncio.get_running_loop(), db)
+        running = StepRunUpdate(status=StepStatus.RUNNING)
+        calls = [coalescer.report(sid, running, "default") for sid in pending]
+        calls += [coalescer.report(finished, running, "default"), coalescer.report(uuid.uuid4(), running, "default")]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    for sid, answer in zip(pending, results[:6], strict=True):
+        assert isinstance(answer, bytes), answer
+        _same(answer, stored(steps.get_step_run, step_run_id=sid).model_dump_json())
+        assert json.loads(answer)["status"] == "running"
+    assert isinstance(results[6], Conflict) and isinstance(results[7], NotFound)

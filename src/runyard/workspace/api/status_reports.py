@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,7 +31,8 @@ from runyard.schemas.base import DEFAULT_PROJECT, PROJECT_PATTERN
 from runyard.schemas.steps import StepRunUpdate
 from runyard.workspace.api.deps import PROJECT_HEADER, Authorize, current_principal
 from runyard.workspace.api.responses import JSONBytes
-from runyard.workspace.services.step_json import report_status_json
+from runyard.workspace.db.engine import Database
+from runyard.workspace.services.step_json import Report, move_statuses_json, report_status_json
 
 _PROJECT = re.compile(PROJECT_PATTERN)
 _PROJECT_HEADER = PROJECT_HEADER.lower().encode()
@@ -59,11 +61,77 @@ class StatusReportRoute(APIRoute):
         request = Request(scope, replay)
         # refused: raises (401/403, or the share gate's 404); admitted: no list or row filter applies here
         await self.authorize.check(request, await current_principal(request), project)
-        handle = request.app.state.database
-        db = handle.peek() or await run_in_threadpool(handle.get)
-        answer = await asyncio.get_running_loop().run_in_executor(_writers(), functools.partial(
-            report_status_json, db, step_run_id=scope["path_params"]["step_run_id"], update=update, project=project))
+        state = request.app.state
+        db = state.database.peek() or await run_in_threadpool(state.database.get)
+        loop = asyncio.get_running_loop()
+        coalescer: _Coalescer | None = getattr(state, "status_reports", None)
+        if coalescer is None or coalescer.loop is not loop or coalescer.db is not db:
+            coalescer = state.status_reports = _Coalescer(loop, db)
+        answer = await coalescer.report(scope["path_params"]["step_run_id"], update, project)
         await JSONBytes(answer)(scope, replay, send)
+
+
+class _Coalescer:
+    """Hands a server process's reports to its writer threads, together when they queue.
+
+    On PostgreSQL one batch at a time is in the database; reports that arrive meanwhile wait and go together
+    in the next (``step_json.move_statuses_json``: one statement, one commit, one thread hand-off for all of
+    them). A lone report is a batch of one, sent at once: nothing waits for a batch to fill. A report the
+    batch did not move (unknown step, refused transition, a repeat) is then answered on its own by the
+    checked path (``step_json.report_status_json``) in a writer thread, without holding up the next batch;
+    on other databases every report goes that way at once. Each request gets its own answer, or the
+    exception it answers with.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, db: Database) -> None:
+        self.loop = loop
+        self.db = db
+        self.waiting: list[tuple[Report, asyncio.Future[bytes]]] = []
+        self.busy = False
+
+    async def report(self, step_run_id: uuid.UUID, update: StepRunUpdate, project: str) -> bytes:
+        future: asyncio.Future[bytes] = self.loop.create_future()
+        self.waiting.append(((step_run_id, update, project), future))
+        if not self.busy:
+            self._send()
+        return await future
+
+    def _send(self) -> None:
+        batch, self.waiting = self.waiting, []
+        if not self.db.url.startswith("postgresql"):  # no statement to share: each report on its own
+            for item in batch:
+                self._alone(item, tried=False)
+            return
+        self.busy = True
+        done = self.loop.run_in_executor(_writers(), move_statuses_json, self.db, [r for r, _ in batch])
+        done.add_done_callback(functools.partial(self._moved, batch))
+
+    def _moved(self, batch: list[tuple[Report, asyncio.Future[bytes]]], done: asyncio.Future[Any]) -> None:
+        self.busy = False
+        answers: list[bytes | None] = [None] * len(batch) if done.exception() is not None else done.result()
+        for item, answer in zip(batch, answers, strict=True):
+            if answer is None:
+                self._alone(item, tried=done.exception() is None)
+            elif not item[1].done():  # done: its request was cancelled (the client went away)
+                item[1].set_result(answer)
+        if self.waiting:
+            self._send()
+
+    def _alone(self, item: tuple[Report, asyncio.Future[bytes]], *, tried: bool) -> None:
+        (step_run_id, update, project), future = item
+        done = self.loop.run_in_executor(_writers(), functools.partial(
+            report_status_json, self.db, step_run_id=step_run_id, update=update, project=project, tried=tried))
+        done.add_done_callback(functools.partial(_settle, future))
+
+
+def _settle(future: asyncio.Future[bytes], done: asyncio.Future[bytes]) -> None:
+    if future.done():
+        return
+    failed = done.exception()
+    if failed is not None:
+        future.set_exception(failed)
+    else:
+        future.set_result(done.result())
 
 
 #: Threads that run the reports' statements, as many as ``Database.autocommit_connection``'s pool holds.

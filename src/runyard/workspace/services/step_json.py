@@ -166,7 +166,8 @@ def _metadata_text(text: str | None) -> Any:
 
 
 # --- a runner's status report --------------------------------------------------------------------------
-def report_status_json(db: Database, *, step_run_id: uuid.UUID, update: StepRunUpdate, project: str) -> bytes:
+def report_status_json(db: Database, *, step_run_id: uuid.UUID, update: StepRunUpdate, project: str,
+                       tried: bool = False) -> bytes:
     """``steps.update_step_run`` for a status-only report (no outputs, no metadata), answered as JSON bytes.
 
     On PostgreSQL the transition is one statement in autocommit: the ``UPDATE ... RETURNING`` of
@@ -175,11 +176,12 @@ def report_status_json(db: Database, *, step_run_id: uuid.UUID, update: StepRunU
     no ``BEGIN``/``COMMIT``, no ping, no second query for the links. When it moves no row (unknown step, another
     project, a refused transition, a repeated report) or the database errs, the checked path answers in a
     transaction of its own, exactly as the generic route would (404, 409, the idempotent repeat, 422/503).
-    Elsewhere the checked path always answers.
+    Elsewhere the checked path always answers. ``tried``: :func:`move_statuses_json` tried the statement
+    already and it moved no row, so only the checked path is left.
     """
     if update.status is None or update.new_outputs or update.metadata:
         raise ValueError("report_status_json takes status reports only (no outputs, no metadata)")
-    if db.url.startswith("postgresql"):
+    if db.url.startswith("postgresql") and not tried:
         rows = _transition_rows(db, step_run_id, update, project)
         if rows:
             return orjson.dumps(_reported(rows), option=_OPTIONS)
@@ -188,14 +190,72 @@ def report_status_json(db: Database, *, step_run_id: uuid.UUID, update: StepRunU
     return read.__pydantic_serializer__.to_json(read)
 
 
-#: The statements (SQL text, parameter names) of ``_transition_rows`` by (new status, optional fields given).
-_REPORTS: dict[tuple[StepStatus, tuple[str, ...]], Any] = {}
+#: One report of several (``report_statuses_json``): the step run's id, the report, the request's project.
+Report = tuple[uuid.UUID, StepRunUpdate, str]
 
 
-def _report_statement(db: Database, status: StepStatus, given: tuple[str, ...]) -> Any:
-    stmt = _REPORTS.get((status, given))
+def move_statuses_json(db: Database, reports: Sequence[Report]) -> list[bytes | None]:
+    """Several status-only reports (a server's reports that queued while others were in the database) moved
+    together where they can be: for each, :func:`report_status_json`'s answer, or ``None`` where that
+    function must answer it (its row did not move: 404, 409, a repeat; or it is not a plain status change).
+
+    On PostgreSQL, the reports that set nothing but the status go in one statement per (status, project)
+    (``steps.transition_statement(many=True)``, the links joined, autocommit): the commit, the round trip and
+    the thread hand-off are shared; any other report goes alone, in :func:`report_status_json`'s statement.
+    The same step reported twice in one batch gets the same (moved) row twice: what the second report, a
+    repeat, would have been answered after the first. Elsewhere every answer is ``None``.
+    """
+    answers: list[bytes | None] = [None] * len(reports)
+    if not db.url.startswith("postgresql"):
+        return answers
+    groups: dict[tuple[StepStatus, str], list[int]] = defaultdict(list)
+    for i, (_, update, project) in enumerate(reports):
+        status_only = update.error is None and update.traceback is None and update.attempts is None
+        if update.status is not None and status_only:
+            groups[(update.status, project)].append(i)
+        else:
+            groups[(StepStatus.PENDING, f"alone {i}")].append(i)  # a key of its own: this report goes alone
+    for (status, project), members in groups.items():
+        if len(members) == 1:
+            step_run_id, update, project = reports[members[0]]
+            rows = _transition_rows(db, step_run_id, update, project)
+            answers[members[0]] = orjson.dumps(_reported(rows), option=_OPTIONS) if rows else None
+            continue
+        if not transition_sources(status):
+            continue
+        rows = _transition_rows_many(db, status, project, [reports[i][0] for i in members])
+        moved: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            moved[row[0]].append(row)
+        for i in members:
+            mine = moved.get(str(reports[i][0]))
+            if mine:
+                answers[i] = orjson.dumps(_reported(mine), option=_OPTIONS)
+    return answers
+
+
+def _transition_rows_many(db: Database, status: StepStatus, project: str, ids: list[uuid.UUID]) -> list[Any]:
+    """The moved steps' rows (each once per artifact link); empty on a database error (each report then
+    goes its own way)."""
+    sql, defaults = _report_statement(db, status, (), many=True)
+    params = {**defaults, "sids": ids, "in_project": project, "now": utcnow().replace(tzinfo=None)}
+    try:
+        with db.autocommit_connection() as conn:
+            cursor = conn.cursor()
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    except Exception:  # e.g. a deadlock with another server process reporting the same steps
+        return []
+
+
+#: The statements (SQL text, parameters) of ``_transition_rows`` by (new status, optional fields given, many).
+_REPORTS: dict[tuple[StepStatus, tuple[str, ...], bool], Any] = {}
+
+
+def _report_statement(db: Database, status: StepStatus, given: tuple[str, ...], *, many: bool = False) -> Any:
+    stmt = _REPORTS.get((status, given, many))
     if stmt is None:
-        moved = transition_statement(status, given).cte("moved")
+        moved = transition_statement(status, given, many=many).cte("moved")
         versions = t.edges.join(t.artifact_versions, _av.id == _e.artifact_version_id).join(
             t.artifacts, t.artifacts.c.id == _av.artifact_id)
         query = select(
@@ -203,7 +263,7 @@ def _report_statement(db: Database, status: StepStatus, given: tuple[str, ...]) 
             _e.kind, _e.name.label("edge_name"), *_statements(True).version_columns,
         ).select_from(moved.outerjoin(versions, _e.step_run_id == moved.c.id))
         compiled = query.compile(dialect=db.write_engine.dialect)
-        stmt = _REPORTS[(status, given)] = (str(compiled), dict(compiled.params))  # the SET's own values too
+        stmt = _REPORTS[(status, given, many)] = (str(compiled), dict(compiled.params))  # the SET's values too
     return stmt
 
 

@@ -71,6 +71,7 @@ _INSERT_STEP = insert(t.step_runs)
 _INSERT_EDGES = insert(t.edges)
 _LOCK_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid")).with_for_update()
 _UPDATE_STEP = update(t.step_runs).where(_sr.id == bindparam("sid"))
+_UPDATE_STEPS = update(t.step_runs).where(_sr.id == any_(bindparam("sids", type_=ARRAY(Uuid))))
 _OUTPUT_NAMES = select(t.edges.c.name).where(t.edges.c.step_run_id == bindparam("sid"), t.edges.c.kind == "output")
 _GET_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid"), _sr.project == bindparam("project"))
 _EDGES = (
@@ -242,9 +243,10 @@ def transition_sources(status: StepStatus) -> list[str]:
     return _SOURCES[status]
 
 
-def transition_statement(status: StepStatus, given: tuple[str, ...]) -> Any:
+def transition_statement(status: StepStatus, given: tuple[str, ...], *, many: bool = False) -> Any:
     """The ``UPDATE ... RETURNING`` that moves a step to ``status`` only from one of its sources, setting the
-    optional fields ``given`` (from ``new_<name>`` parameters); ``sid``, ``in_project`` and ``now`` bind the rest."""
+    optional fields ``given`` (from ``new_<name>`` parameters); ``sid``, ``in_project`` and ``now`` bind the rest.
+    ``many``: every step whose id is in the array ``sids`` instead (PostgreSQL)."""
     values: dict[str, Any] = {"status": str(status)}
     if status == StepStatus.RUNNING:
         values["started"] = func.coalesce(_sr.started, bindparam("now"))
@@ -255,7 +257,7 @@ def transition_statement(status: StepStatus, given: tuple[str, ...]) -> Any:
     # the sources are our own status names, written into the SQL: no list parameter to expand per call
     sources: list[ColumnElement[Any]] = [literal_column(f"'{source}'") for source in _SOURCES[status]]
     return (
-        _UPDATE_STEP.where(_sr.project == bindparam("in_project"), _sr.status.in_(sources))
+        (_UPDATE_STEPS if many else _UPDATE_STEP).where(_sr.project == bindparam("in_project"), _sr.status.in_(sources))
         .values(values)
         .returning(*_STEP_COLUMNS)
     )
