@@ -9,7 +9,9 @@ The server is ``runyard.workspace.app:create_app`` under uvicorn in a subprocess
 (``--workers``, default 2; the database URL goes in as ``RUNYARD_DATABASE_URL``), started the way
 ``runyard up --workers N`` starts it: TCP_NODELAY set on the shared listening socket (``LAUNCHER``), since
 plain ``uvicorn --workers N`` leaves Nagle on and adds ~40 ms to every request (``--plain-uvicorn`` shows
-it; uvicorn issue #3149). Both servers run the asyncio loop and h11, access log off. Load comes from ``wrk``
+it; uvicorn issue #3149). Both servers run uvicorn's ``--loop``/``--http`` choice (default ``auto``: uvloop and
+httptools when the server's interpreter has them, as ``runyard up`` runs; ``--loop asyncio --http h11`` as
+until session 3), access log off. Load comes from ``wrk``
 (Debian's, driven by a Lua plan runner this script writes; ``apt-get install -y wrk``), or, without it or
 with ``--client httpx``, from ``httpx.AsyncClient``. Each virtual user has its own connection and sends
 its requests one after another; an *operation* is one request, or for (c) the three requests of a run
