@@ -9,7 +9,9 @@ The server is ``runyard.workspace.app:create_app`` under uvicorn in a subprocess
 (``--workers``, default 2; the database URL goes in as ``RUNYARD_DATABASE_URL``), started the way
 ``runyard up --workers N`` starts it: TCP_NODELAY set on the shared listening socket (``LAUNCHER``), since
 plain ``uvicorn --workers N`` leaves Nagle on and adds ~40 ms to every request (``--plain-uvicorn`` shows
-it; uvicorn issue #3149). Both servers run the asyncio loop and h11, access log off. Load comes from ``wrk``
+it; uvicorn issue #3149). Both servers run uvicorn's ``--loop``/``--http`` choice (default ``auto``: uvloop and
+httptools when the server's interpreter has them, as ``runyard up`` runs; ``--loop asyncio --http h11`` as
+until session 3), access log off. Load comes from ``wrk``
 (Debian's, driven by a Lua plan runner this script writes; ``apt-get install -y wrk``), or, without it or
 with ``--client httpx``, from ``httpx.AsyncClient``. Each virtual user has its own connection and sends
 its requests one after another; an *operation* is one request, or for (c) the three requests of a run
@@ -57,6 +59,7 @@ import contextlib
 import functools
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -116,6 +119,7 @@ class Pass:
     db_cpu: float = 0.0  # CPU seconds of the database server's processes (machine-wide) during the pass
     load: float = 0.0  # 1-minute load average at the end
     other_cores: float = 0.0  # cores busy with anything but the server and its database (load generator, others)
+    client_cpu: float = 0.0  # CPU seconds of the load generator itself (wrk: its process; httpx: this process)
 
     @property
     def ops(self) -> int:
@@ -137,7 +141,7 @@ class Pass:
                 "max_ms": round(max(self.latencies, default=0) * 1000, 2),
                 "server_cpu_ms_per_op": round(self.server_cpu * 1000 / ops, 3),
                 "db_cpu_ms_per_op": round(self.db_cpu * 1000 / ops, 3), "load1": round(self.load, 2),
-                "other_cores": round(self.other_cores, 2)}
+                "other_cores": round(self.other_cores, 2), "client_cpu": round(self.client_cpu, 3)}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -248,8 +252,12 @@ class LoadClient:
         if probe:
             before = probe.sample()
         busy0, t0 = machine_busy()
+        own = resource.RUSAGE_CHILDREN if self.kind == "wrk" else resource.RUSAGE_SELF
+        c0 = resource.getrusage(own)
         result = self._wrk(base, plan, duration) if self.kind == "wrk" else asyncio.run(
             self._httpx(base, plan, duration))
+        c1 = resource.getrusage(own)
+        result.client_cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
         busy1, t1 = machine_busy()
         if probe:
             after = probe.sample()
@@ -444,7 +452,7 @@ class CpuProbe:
 
 
 LAUNCHER = r'''
-"""uvicorn.run(app, workers=N), with TCP_NODELAY on the listening socket (as `runyard up` sets it).
+"""uvicorn.run(app, workers=N, loop=L, http=H), with TCP_NODELAY on the listening socket (as `runyard up` sets it).
 
 uvicorn binds the socket its workers share without IPPROTO_TCP, so asyncio never sets TCP_NODELAY on
 accepted connections (uvicorn issue #3149): every response body then waits for the client's delayed ACK,
@@ -456,8 +464,9 @@ from uvicorn.supervisors import Multiprocess
 
 if __name__ == "__main__":  # the workers are spawned: they import this file again
     app, factory, port, workers = sys.argv[1], sys.argv[2] == "factory", int(sys.argv[3]), int(sys.argv[4])
-    config = uvicorn.Config(app, factory=factory, host="127.0.0.1", port=port, workers=workers, loop="asyncio",
-                            http="h11", access_log=False, log_level="warning", server_header=False)
+    loop, http = sys.argv[5], sys.argv[6]  # "auto": uvloop and httptools when installed (as `runyard up`)
+    config = uvicorn.Config(app, factory=factory, host="127.0.0.1", port=port, workers=workers, loop=loop,
+                            http=http, access_log=False, log_level="warning", server_header=False)
     if workers == 1:
         uvicorn.Server(config).run()
     else:
@@ -475,19 +484,21 @@ class Server:
 
     def __init__(self, name: str, python: str, app: str, factory: bool, env: dict[str, str], workers: int,
                  work: Path, log: Path, db_pids: Callable[[], list[int]], cwd: Path | None = None,
-                 plain: bool = False) -> None:
+                 plain: bool = False, stack: HttpStack | None = None) -> None:
+        stack = stack or HttpStack()
         self.name = name
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         if plain:
             cmd = [python, "-m", "uvicorn", app, *(["--factory"] if factory else []), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(workers), "--loop", "asyncio", "--http", "h11",
+                   "--port", str(self.port), "--workers", str(workers), "--loop", stack.loop, "--http", stack.http,
                    "--no-access-log", "--log-level", "warning", "--no-server-header"]
         else:
             launcher = work / "launch_uvicorn.py"
             launcher.write_text(LAUNCHER)
-            cmd = [python, str(launcher), app, "factory" if factory else "app", str(self.port), str(workers)]
+            cmd = [python, str(launcher), app, "factory" if factory else "app", str(self.port), str(workers),
+                   stack.loop, stack.http]
         self._out = open(log, "w")  # noqa: SIM115  (closed in stop())
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT, cwd=cwd,
                                      start_new_session=True)
@@ -522,12 +533,30 @@ class Server:
         self._out.close()
 
 
-def start_runyard(url: str, workers: int, work: Path, label: str, plain: bool = False) -> Server:
+@dataclass(frozen=True)
+class HttpStack:
+    """uvicorn's event loop and HTTP parser; "auto" takes uvloop and httptools when installed, as ``runyard up``
+    does (``runyard[server]`` installs them), "asyncio" / "h11" the pure-Python ones."""
+
+    loop: str = "auto"
+    http: str = "auto"
+
+    def describe(self, python: str = sys.executable) -> str:
+        """What "auto" resolves to under ``python`` (the interpreter that runs the server)."""
+        probe = ("import importlib.util as u; print(bool(u.find_spec('uvloop')), bool(u.find_spec('httptools')))")
+        out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+        loop = self.loop if self.loop != "auto" else ("uvloop" if out[0] == "True" else "asyncio")
+        http = self.http if self.http != "auto" else ("httptools" if out[1] == "True" else "h11")
+        return f"{loop} loop, {http}"
+
+
+def start_runyard(url: str, workers: int, work: Path, label: str, plain: bool = False,
+                  stack: HttpStack | None = None) -> Server:
     env = envs.clean_env()
     env.update(RUNYARD_DATABASE_URL=url, RUNYARD_HOME=str(work / f"home-{label}"), RUNYARD_AUTH="none",
                PYTHONPATH=str(REPO / "src"))
     server = Server(f"Runyard ({label})", sys.executable, "runyard.workspace.app:create_app", True, env, workers,
-                    work, work / f"server-runyard-{label}.log", pg_backends(url), plain=plain)
+                    work, work / f"server-runyard-{label}.log", pg_backends(url), plain=plain, stack=stack)
     server.wait_ready()
     return server
 
@@ -962,9 +991,11 @@ def reuse_zenml(work: Path, path: Path, log: Callable[[str], None]) -> ZenmlSetu
     return ZenmlSetup(db=db, python=py, env=env, repo=repo, info=info)
 
 
-def start_zenml(z: ZenmlSetup, workers: int, work: Path, plain: bool = False) -> Server:
+def start_zenml(z: ZenmlSetup, workers: int, work: Path, plain: bool = False, stack: HttpStack | None = None
+                ) -> Server:
     server = Server("ZenML", str(z.python), "zenml.zen_server.zen_server_api:app", False, z.env, workers, work,
-                    work / "server-zenml.log", processes_named("mariadbd", "mysqld"), cwd=z.repo, plain=plain)
+                    work / "server-zenml.log", processes_named("mariadbd", "mysqld"), cwd=z.repo, plain=plain,
+                    stack=stack)
     server.wait_ready()
     return server
 
@@ -1084,14 +1115,17 @@ def report_updates(report: Report, created: Pass, updated: Pass, check: dict[str
     for name, p in (("POST /steps (pending)", created), ("PATCH /steps/{id} (running, completed)", updated)):
         rows.append([name, f"{p.ops:,}", f"{p.pct(50):.1f} / {p.pct(95):.1f} / {p.pct(99):.1f}",
                      f"{p.rate:,.0f}", f"{p.server_cpu * 1000 / max(p.ops, 1):.2f}",
-                     f"{p.db_cpu * 1000 / max(p.ops, 1):.2f}", f"{p.other_cores:.2f}", str(p.bad + p.errors)])
+                     f"{p.db_cpu * 1000 / max(p.ops, 1):.2f}", f"{p.client_cpu * 1000 / max(p.ops, 1):.2f}",
+                     f"{p.other_cores:.2f}", str(p.bad + p.errors)])
     report.table(["request", "requests", "p50 / p95 / p99 ms", "per s", "server CPU ms/req",
-                  "PostgreSQL CPU ms/req", "other CPU (cores)", "non-2xx"], rows)
+                  "PostgreSQL CPU ms/req", "load generator CPU ms/req", "other CPU (cores)", "non-2xx"], rows)
     per_update = (updated.server_cpu + updated.db_cpu) / max(updated.ops, 1)
     if per_update > 0:
         report(f"CPU bound: at {per_update * 1000:.2f} ms of server + PostgreSQL CPU per update, {os.cpu_count()} idle "
                f"cores could serve at most ~{(os.cpu_count() or 1) / per_update:,.0f} updates/s (the load generator's "
-               "own CPU not counted).  ")
+               "own CPU not counted); with the load generator's "
+               f"{updated.client_cpu * 1000 / max(updated.ops, 1):.2f} ms per update on the same cores: "
+               f"~{(os.cpu_count() or 1) / (per_update + updated.client_cpu / max(updated.ops, 1)):,.0f}/s.  ")
     report("Counted: status transitions, one per `PATCH /steps/{id}` answered (each moves one step run one status: "
            "pending -> running, then running -> completed; a non-2xx answer fails the verdict), per second from the "
            "pass's first request to its last answer.  ")
@@ -1133,6 +1167,10 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--plain-uvicorn", action="store_true",
                       help="start servers with `python -m uvicorn --workers N` as is, without TCP_NODELAY on the "
                       "shared socket (shows uvicorn issue #3149: +40 ms per request with --workers > 1)")
+    load.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                      help="uvicorn's event loop (default auto: uvloop when installed, as `runyard up`)")
+    load.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto",
+                      help="uvicorn's HTTP parser (default auto: httptools when installed, as `runyard up`)")
     load.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto",
                       help="load generator (default: wrk if installed, else httpx)")
     load.add_argument("--users", type=int, default=8, help="users of the throughput passes (default 8)")
@@ -1174,7 +1212,9 @@ def main(argv: list[str] | None = None) -> int:
         report(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores, {memory:.0f} GiB; "
                f"Python {sys.version.split()[0]}")
         report(f"load average at start: {_loadavg()}  ")
-        report(f"client: {args.client}; servers: uvicorn, {args.workers} worker(s) each, asyncio loop, h11, "
+        stack = HttpStack(args.loop, args.http)
+        report(f"client: {args.client}; servers: uvicorn, {args.workers} worker(s) each, --loop {args.loop} "
+               f"--http {args.http} (Runyard: {stack.describe()}), "
                f"{'plain `uvicorn --workers`' if args.plain_uvicorn else 'TCP_NODELAY on the listening socket'}  ")
 
         # --- data ------------------------------------------------------------------------------------
@@ -1192,7 +1232,8 @@ def main(argv: list[str] | None = None) -> int:
         results["manifest"] = manifest
         targets: list[Target] = []
         big_target = Target("runyard", f"Runyard, {manifest['rows']['runs']:,} runs",
-                            start_runyard(manifest["database_url"], args.workers, work, "full", args.plain_uvicorn), {},
+                            start_runyard(manifest["database_url"], args.workers, work, "full", args.plain_uvicorn,
+                                          stack), {},
                             manifest["rows"]["runs"])
         servers.append(big_target.server)
         big_target.plans = runyard_plans(big_target.server.base, manifest, args.users, args.run_page_route)
@@ -1212,7 +1253,7 @@ def main(argv: list[str] | None = None) -> int:
                     z = seed_zenml(work, zdb, args.zenml_runs, args.steps_per_run, names, args.zenml_big_run_steps,
                                    report)
                 results["zenml_seed"] = z.info
-                zs = start_zenml(z, args.workers, work, args.plain_uvicorn)
+                zs = start_zenml(z, args.workers, work, args.plain_uvicorn, stack)
                 servers.append(zs)
                 zt = Target("zenml", f"ZenML, {z.info['runs']:,} runs", zs, zenml_plans(zs.base, z.info, args.users),
                             z.info["runs"], args.zenml_big_run_steps)
@@ -1224,7 +1265,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs=z.info["runs"] - 1, steps_per_run=args.steps_per_run,
                     pipelines=len(manifest["pipelines"]), big_run_steps=args.zenml_big_run_steps), log=lambda _: None)
                 results["small_manifest"] = small
-                ss = start_runyard(small["database_url"], args.workers, work, "small", args.plain_uvicorn)
+                ss = start_runyard(small["database_url"], args.workers, work, "small", args.plain_uvicorn, stack)
                 servers.append(ss)
                 small_plans = runyard_plans(ss.base, small, args.users, args.run_page_route)
                 targets.insert(1, Target("runyard-small", f"Runyard, {small['rows']['runs']:,} runs", ss,

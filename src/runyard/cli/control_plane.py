@@ -47,8 +47,10 @@ def register(app: typer.Typer) -> None:
 def _uvicorn(factory: str, *, host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
     import uvicorn
 
+    # "auto": uvloop and httptools (runyard[server] installs both), else asyncio and h11. Per request they
+    # cost less server CPU than the pure-Python pair (benchmarks/README.md, "Session 4").
     options: dict[str, Any] = dict(factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                                   proxy_headers=False, server_header=False)
+                                   proxy_headers=False, server_header=False, loop="auto", http="auto")
     if workers == 1:
         uvicorn.run(factory, **options)
         return

@@ -24,6 +24,7 @@ def routers() -> list[APIRouter]:
         steps,
     )
 
-    modules = (pipelines, snapshots, runs, steps, logs, artifacts, metadata, stacks, components, flavors,
+    # steps first: runners' reports are most requests, and each router before it costs a failed match
+    modules = (steps, pipelines, snapshots, runs, logs, artifacts, metadata, stacks, components, flavors,
                secrets)
     return [m.router for m in modules]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
 
 from runyard.schemas.base import Page, PageRequest
 from runyard.schemas.steps import (
@@ -26,6 +28,9 @@ from runyard.workspace.api.deps import (
     in_transaction,
 )
 from runyard.workspace.api.errors import ERROR_RESPONSES
+from runyard.workspace.api.responses import JSONBytes
+from runyard.workspace.api.status_reports import StatusReportRoute
+from runyard.workspace.services import step_json
 from runyard.workspace.services import steps as service
 
 router = APIRouter(tags=["steps"], responses=ERROR_RESPONSES)
@@ -67,15 +72,22 @@ def list_step_runs(
     return service.list_step_runs(session, project=project, filter=filter, visible=principal.visible)
 
 
-@router.get("/runs/{run_id}/steps", operation_id="steps-list_of_run")
+@router.get("/runs/{run_id}/steps", operation_id="steps-list_of_run", response_model=RunStepsPage)
 def list_run_steps(
     principal: CanRead, project: Project, session: ReadSession, run_id: uuid.UUID, page: Annotated[PageRequest, Query()]
-) -> RunStepsPage:
+) -> Response:
     """A run's step runs in run order, each artifact version once per page (``artifact_versions``)."""
-    return service.list_run_steps(session, project=project, run_id=run_id, page=page)
+    # written as JSON from the rows (services/step_json.py): the same answer as RunStepsPage, whose models
+    # cost most of a 500-step page's CPU; they remain the fallback for values orjson cannot write
+    try:
+        return JSONBytes(step_json.list_run_steps_json(session, project=project, run_id=run_id, page=page))
+    except orjson.JSONEncodeError:
+        page_read = service.list_run_steps(session, project=project, run_id=run_id, page=page)
+        return JSONBytes(page_read.model_dump_json().encode())
 
 
-@router.patch("/steps/{step_run_id:uuid}", operation_id="steps-update")
+# runners' status-only reports are answered by the route class itself (api/status_reports.py); FastAPI's
+# handler of this function answers every other request
 async def update_step_run(
     principal: CanWrite, project: Project, db: DatabaseDep, step_run_id: uuid.UUID, update: StepRunUpdate,
     brief: Brief = False,
@@ -83,3 +95,7 @@ async def update_step_run(
     # every step's start and end comes through here: the report and its commit in one thread-pool call
     return await in_transaction(db, service.update_step_run, write=True, project=project, step_run_id=step_run_id,
                                 update=update, brief=brief)
+
+
+router.add_api_route("/steps/{step_run_id:uuid}", update_step_run, methods=["PATCH"], operation_id="steps-update",
+                     route_class_override=StatusReportRoute)

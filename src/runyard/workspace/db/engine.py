@@ -79,6 +79,8 @@ class Database:
             self.read_engine = self.write_engine
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._autocommit: Engine | None = None
+        self._autocommit_lock = threading.Lock()
 
     @contextlib.contextmanager
     def session(self, *, write: bool) -> Iterator[Session]:
@@ -87,7 +89,37 @@ class Database:
         with factory() as session, session.begin():
             yield session
 
+    @contextlib.contextmanager
+    def autocommit_connection(self) -> Iterator[Any]:
+        """A driver connection on which each statement commits by itself, from a pool without pre-ping.
+
+        For single-statement writes on the server's hot path (a runner's status report, PostgreSQL only): no
+        ``BEGIN``/``COMMIT`` and no ping round trip per request. A connection the database dropped is not
+        pinged first, so its statement fails instead: the connection is then discarded (so is any connection
+        whose statement failed) and the caller answers through its checked path, in a normal session.
+        """
+        if self.is_sqlite:
+            raise ValueError("autocommit_connection is for server databases; SQLite writers use BEGIN IMMEDIATE")
+        engine = self._autocommit
+        if engine is None:
+            with self._autocommit_lock:
+                if self._autocommit is None:
+                    # a small pool: only status reports use it (from as many threads), each for one statement
+                    self._autocommit = create_engine(self.url, pool_size=8, max_overflow=0, pool_pre_ping=False,
+                                                     isolation_level="AUTOCOMMIT")
+                engine = self._autocommit
+        raw = engine.raw_connection()
+        try:
+            yield raw.driver_connection
+        except BaseException:
+            raw.invalidate()
+            raise
+        finally:
+            raw.close()
+
     def dispose(self) -> None:
+        if self._autocommit is not None:
+            self._autocommit.dispose()
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()

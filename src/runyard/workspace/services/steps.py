@@ -71,6 +71,7 @@ _INSERT_STEP = insert(t.step_runs)
 _INSERT_EDGES = insert(t.edges)
 _LOCK_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid")).with_for_update()
 _UPDATE_STEP = update(t.step_runs).where(_sr.id == bindparam("sid"))
+_UPDATE_STEPS = update(t.step_runs).where(_sr.id == any_(bindparam("sids", type_=ARRAY(Uuid))))
 _OUTPUT_NAMES = select(t.edges.c.name).where(t.edges.c.step_run_id == bindparam("sid"), t.edges.c.kind == "output")
 _GET_STEP = select(*_STEP_COLUMNS).where(_sr.id == bindparam("sid"), _sr.project == bindparam("project"))
 _EDGES = (
@@ -243,7 +244,7 @@ def _transition(conn: Any, step_run_id: uuid.UUID, update: StepRunUpdate, projec
     given = tuple(name for name in ("error", "traceback", "attempts") if getattr(update, name) is not None)
     stmt = _TRANSITIONS.get((status, given))
     if stmt is None:
-        stmt = _TRANSITIONS[(status, given)] = _transition_statement(status, given)
+        stmt = _TRANSITIONS[(status, given)] = transition_statement(status, given)
     params: dict[str, Any] = {"sid": step_run_id, "in_project": project, "now": utcnow()}
     for name in given:
         params["new_" + name] = getattr(update, name)
@@ -255,7 +256,15 @@ def _transition(conn: Any, step_run_id: uuid.UUID, update: StepRunUpdate, projec
 _TRANSITIONS: dict[tuple[StepStatus, tuple[str, ...]], Any] = {}
 
 
-def _transition_statement(status: StepStatus, given: tuple[str, ...]) -> Any:
+def transition_sources(status: StepStatus) -> list[str]:
+    """The statuses a step may move to ``status`` from (none: nothing moves a step to it)."""
+    return _SOURCES[status]
+
+
+def transition_statement(status: StepStatus, given: tuple[str, ...], *, many: bool = False) -> Any:
+    """The ``UPDATE ... RETURNING`` that moves a step to ``status`` only from one of its sources, setting the
+    optional fields ``given`` (from ``new_<name>`` parameters); ``sid``, ``in_project`` and ``now`` bind the rest.
+    ``many``: every step whose id is in the array ``sids`` instead (PostgreSQL)."""
     values: dict[str, Any] = {"status": str(status)}
     if status == StepStatus.RUNNING:
         values["started"] = func.coalesce(_sr.started, bindparam("now"))
@@ -266,7 +275,7 @@ def _transition_statement(status: StepStatus, given: tuple[str, ...]) -> Any:
     # the sources are our own status names, written into the SQL: no list parameter to expand per call
     sources: list[ColumnElement[Any]] = [literal_column(f"'{source}'") for source in _SOURCES[status]]
     return (
-        _UPDATE_STEP.where(_sr.project == bindparam("in_project"), _sr.status.in_(sources))
+        (_UPDATE_STEPS if many else _UPDATE_STEP).where(_sr.project == bindparam("in_project"), _sr.status.in_(sources))
         .values(values)
         .returning(*_STEP_COLUMNS)
     )
