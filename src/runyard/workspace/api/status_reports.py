@@ -25,11 +25,12 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from runyard.schemas.base import DEFAULT_PROJECT, PROJECT_PATTERN
 from runyard.schemas.steps import StepRunUpdate
 from runyard.workspace.api.deps import PROJECT_HEADER, Authorize, current_principal
+from runyard.workspace.api.middleware import replaying
 from runyard.workspace.api.responses import JSONBytes
 from runyard.workspace.db.engine import Database
 from runyard.workspace.services.step_json import Report, move_statuses_json, report_status_json
@@ -53,7 +54,7 @@ class StatusReportRoute(APIRoute):
             await super().handle(scope, receive, send)
             return
         body = await _read_body(receive)
-        replay = _replaying(body, receive)
+        replay = replaying(body, receive)
         update, project = _status_report(scope, body)
         if update is None:  # FastAPI's handler answers, with the body read again
             await super().handle(scope, replay, send)
@@ -188,19 +189,6 @@ async def _read_body(receive: Receive) -> bytes:
             break
     return b"".join(chunks)
 
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives ``body`` once more, then waits on the connection as before."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _authorizations(dependant: Any) -> list[Authorize]:
