@@ -17,6 +17,7 @@ import pytest
 from cp_world import World, bearer
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from http_runs import ok, running_run
 from sqlalchemy import select
 
 from runyard.control_plane.actor import SYSTEM
@@ -68,23 +69,13 @@ def _in(world: World, who: str, project: str = "p1") -> dict[str, str]:
     return {**bearer(world.token(who)), "X-Runyard-Project": project}
 
 
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, (response.status_code, response.text)
-    return response.json()
-
-
 def _pipeline_with_run(client: TestClient, headers: dict[str, str], name: str) -> dict[str, Any]:
     """A pipeline, a snapshot, a run, one step run that wrote an artifact version ``<name>-model``."""
-    pipe = _ok(client.post("/api/v1/pipelines", json={"name": name}, headers=headers), 201)
-    stack = _ok(client.get("/api/v1/stacks/default", headers=headers))
-    snapshot = _ok(client.post("/api/v1/snapshots", headers=headers, json={
-        "id": str(uuid.uuid4()), "pipeline_id": pipe["id"], "stack_id": stack["id"], "spec": {"steps": []},
-        "spec_hash": "h" * 16}), 201)
-    run = _ok(client.post("/api/v1/runs", headers=headers, json={
-        "id": str(uuid.uuid4()), "snapshot_id": snapshot["id"], "status": "running"}), 201)
-    step = _ok(client.post("/api/v1/steps", headers=headers, json={
+    made = running_run(client, headers, name)
+    pipe, snapshot, run = made["pipeline"], made["snapshot"], made["run"]
+    step = ok(client.post("/api/v1/steps", headers=headers, json={
         "run_id": run["id"], "invocation_id": "train", "step_name": "train"}), 201)
-    done = _ok(client.patch(f"/api/v1/steps/{step['id']}", headers=headers, json={
+    done = ok(client.patch(f"/api/v1/steps/{step['id']}", headers=headers, json={
         "status": "completed", "new_outputs": [{
             "name": f"{name}-model", "output_name": "model", "uri": f"/tmp/{name}", "content_hash": "c" * 16,
             "size": 1, "materializer": "m", "data_type": "t"}]}))
@@ -100,7 +91,7 @@ def project(world: World, ws_client: TestClient) -> dict[str, dict[str, Any]]:
 
 def _share(cp: TestClient, world: World, sharer: str, body: dict[str, Any], status: int = 201) -> Any:
     full = {"workspace": "ws-a", "project": "p1", **body}
-    return _ok(cp.post("/api/v1/orgs/acme/shares", json=full, headers=bearer(world.token(sharer, None))), status)
+    return ok(cp.post("/api/v1/orgs/acme/shares", json=full, headers=bearer(world.token(sharer, None))), status)
 
 
 def _share_pipeline(cp: TestClient, world: World, pipeline: dict[str, Any], to: str, *, team: bool = False,
@@ -122,27 +113,27 @@ def test_a_share_holder_sees_the_pipeline_and_what_it_implies_and_nothing_else(
     h = {**bearer(token), "X-Runyard-Project": "p1"}
 
     # the shared pipeline, its snapshot, run, step run, logs and the version its run wrote
-    assert _ok(ws_client.get(f"/api/v1/pipelines/{training['pipeline']['id']}", headers=h))["name"] == "training"
-    assert _ok(ws_client.get("/api/v1/pipelines/training", headers=h))["id"] == training["pipeline"]["id"]
-    _ok(ws_client.get(f"/api/v1/snapshots/{training['snapshot']['id']}", headers=h))
-    assert _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=h))["pipeline_name"] == "training"
-    _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}/logs", headers=h))
-    page = _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}/steps", headers=h))
+    assert ok(ws_client.get(f"/api/v1/pipelines/{training['pipeline']['id']}", headers=h))["name"] == "training"
+    assert ok(ws_client.get("/api/v1/pipelines/training", headers=h))["id"] == training["pipeline"]["id"]
+    ok(ws_client.get(f"/api/v1/snapshots/{training['snapshot']['id']}", headers=h))
+    assert ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=h))["pipeline_name"] == "training"
+    ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}/logs", headers=h))
+    page = ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}/steps", headers=h))
     assert [s["id"] for s in page["items"]] == [training["step"]["id"]]
-    _ok(ws_client.get(f"/api/v1/steps/{training['step']['id']}", headers=h))
-    version = _ok(ws_client.get(f"/api/v1/artifact-versions/{training['version']}", headers=h))
+    ok(ws_client.get(f"/api/v1/steps/{training['step']['id']}", headers=h))
+    version = ok(ws_client.get(f"/api/v1/artifact-versions/{training['version']}", headers=h))
     assert version["id"] == training["version"]
-    assert _ok(ws_client.get("/api/v1/artifact-versions/training-model", headers=h))["id"] == training["version"]
+    assert ok(ws_client.get("/api/v1/artifact-versions/training-model", headers=h))["id"] == training["version"]
 
     # lists hold only what is shared
     def ids(path: str) -> list[str]:
-        return [i["id"] for i in _ok(ws_client.get(path, headers=h))["items"]]
+        return [i["id"] for i in ok(ws_client.get(path, headers=h))["items"]]
 
     assert ids("/api/v1/pipelines") == [training["pipeline"]["id"]]
     assert ids("/api/v1/runs") == [training["run"]["id"]]
     assert ids("/api/v1/steps") == [training["step"]["id"]]
     assert ids("/api/v1/artifact-versions") == [training["version"]]
-    assert [a["name"] for a in _ok(ws_client.get("/api/v1/artifacts", headers=h))["items"]] == ["training-model"]
+    assert [a["name"] for a in ok(ws_client.get("/api/v1/artifacts", headers=h))["items"]] == ["training-model"]
     assert ids(f"/api/v1/runs?pipeline_id={other['pipeline']['id']}") == []
 
     # the rest of the project answers exactly like ids that do not exist (the same body, but for the id)
@@ -180,7 +171,7 @@ def test_a_non_holder_in_the_same_project_sees_only_its_own_share(
     _share_pipeline(cp_client, world, other["pipeline"], "bystander")
     h = _in(world, "bystander")
     assert ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=h).status_code == 404
-    assert [p["name"] for p in _ok(ws_client.get("/api/v1/pipelines", headers=h))["items"]] == ["other"]
+    assert [p["name"] for p in ok(ws_client.get("/api/v1/pipelines", headers=h))["items"]] == ["other"]
     # a developer of another project still gets nothing in p1
     assert ws_client.get("/api/v1/pipelines", headers=_in(world, "other_project")).status_code == 403
 
@@ -196,12 +187,12 @@ def test_a_team_share_reaches_every_member_and_a_revoked_share_stops(
     ana_token = world.token("ana")
     ana = {**bearer(ana_token), "X-Runyard-Project": "p1"}
     for headers in (ana, _in(world, "ben")):
-        run = _ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=headers))
+        run = ok(ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=headers))
         assert run["id"] == training["run"]["id"]
     with pytest.raises(PermissionDenied):  # no grant, no share: no token for this workspace at all
         world.token("outsider")
 
-    listed = _ok(cp_client.get("/api/v1/orgs/acme/shares", headers=bearer(world.token("ana", None))))
+    listed = ok(cp_client.get("/api/v1/orgs/acme/shares", headers=bearer(world.token("ana", None))))
     assert [s["id"] for s in listed] == [share["id"]]  # a member sees the shares given to their teams
     # a member cannot revoke what they may not share; the admin can
     assert cp_client.delete(f"/api/v1/orgs/acme/shares/{share['id']}",
@@ -216,7 +207,7 @@ def test_a_team_share_reaches_every_member_and_a_revoked_share_stops(
     assert ws_client.get(f"/api/v1/runs/{training['run']['id']}", headers=ana).status_code == 403
     with pytest.raises(PermissionDenied):  # and no new token carries it
         world.token("ana")
-    assert _ok(cp_client.get("/api/v1/orgs/acme/shares", headers=bearer(world.token("admin", None)))) == []
+    assert ok(cp_client.get("/api/v1/orgs/acme/shares", headers=bearer(world.token("admin", None)))) == []
     with world.cp.db.session(write=False) as s:
         actions = [e.action for e in s.scalars(select(AuditEventRow).where(AuditEventRow.action.like("share.%")))]
     assert sorted(actions) == ["share.create", "share.revoke"]
@@ -226,7 +217,7 @@ def test_sharing_needs_the_share_permission_and_cannot_escalate(
         world: World, ws_client: TestClient, cp_client: TestClient, project: dict[str, dict[str, Any]]) -> None:
     training = project["training"]
     _user(world, "holder")
-    stack = _ok(ws_client.get("/api/v1/stacks/default", headers=_in(world, "project")))
+    stack = ok(ws_client.get("/api/v1/stacks/default", headers=_in(world, "project")))
 
     # a developer holds no `pipelines:share`
     refused = _share_pipeline(cp_client, world, training["pipeline"], "holder", sharer="project", status=403)
@@ -258,16 +249,16 @@ def test_sharing_needs_the_share_permission_and_cannot_escalate(
 def test_a_stack_shared_for_update_can_be_updated_and_nothing_more(
         world: World, ws_client: TestClient, cp_client: TestClient) -> None:
     admin = _in(world, "admin")
-    default = _ok(ws_client.get("/api/v1/stacks/default", headers=admin))
-    gpu = _ok(ws_client.post("/api/v1/stacks", headers=admin, json={"name": "gpu", "components": {
+    default = ok(ws_client.get("/api/v1/stacks/default", headers=admin))
+    gpu = ok(ws_client.post("/api/v1/stacks", headers=admin, json={"name": "gpu", "components": {
         "orchestrator": "default", "artifact_store": "default"}}), 201)
-    _ok(ws_client.post("/api/v1/components", headers=admin, json={
+    ok(ws_client.post("/api/v1/components", headers=admin, json={
         "name": "hidden", "type": "orchestrator", "flavor": "local", "config": {}}), 201)
     _share(cp_client, world, "admin", {"resource_type": "stacks", "resource_id": gpu["id"], "resource_name": "gpu",
                                         "subject_type": "user", "subject": "project@acme.test", "role": "developer"})
     h = _in(world, "project")  # a developer of p1: reads stacks, may not update them, except the shared one
     patch = {"components": {"orchestrator": "default"}}
-    assert _ok(ws_client.patch("/api/v1/stacks/gpu", json=patch, headers=h))["name"] == "gpu"
+    assert ok(ws_client.patch("/api/v1/stacks/gpu", json=patch, headers=h))["name"] == "gpu"
     assert ws_client.patch(f"/api/v1/stacks/{default['id']}", json=patch, headers=h).status_code == 404
     assert ws_client.delete("/api/v1/stacks/gpu", headers=h).status_code == 403  # a developer share: no delete
     hidden = ws_client.patch("/api/v1/stacks/gpu", json={"components": {"orchestrator": "hidden"}}, headers=h)

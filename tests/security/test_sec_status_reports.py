@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from cp_world import World, bearer
 from fastapi.testclient import TestClient
+from http_runs import ok, running_run
 from sqlalchemy import func, select
 
 from runyard.control_plane.api.app import create_control_plane_app
@@ -16,21 +17,10 @@ from runyard.control_plane.db.models import AuditEventRow
 from runyard.workspace.api import status_reports
 
 
-def _ok(response: Any, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, (response.status_code, response.text)
-    return response.json()  # type: ignore[no-any-return]
-
-
 def _pending_step(client: TestClient, headers: dict[str, str]) -> tuple[str, str]:
     """A running run of a new pipeline with one pending step: (run id, step id)."""
-    pipe = _ok(client.post("/api/v1/pipelines", json={"name": f"p-{uuid.uuid4().hex[:6]}"}, headers=headers), 201)
-    stack = _ok(client.get("/api/v1/stacks/default", headers=headers))
-    snapshot = _ok(client.post("/api/v1/snapshots", headers=headers, json={
-        "id": str(uuid.uuid4()), "pipeline_id": pipe["id"], "stack_id": stack["id"], "spec": {"steps": []},
-        "spec_hash": "h" * 16}), 201)
-    run = _ok(client.post("/api/v1/runs", headers=headers, json={
-        "id": str(uuid.uuid4()), "snapshot_id": snapshot["id"], "status": "running"}), 201)
-    step = _ok(client.post("/api/v1/steps", headers=headers, json={
+    run = running_run(client, headers, f"p-{uuid.uuid4().hex[:6]}")["run"]
+    step = ok(client.post("/api/v1/steps", headers=headers, json={
         "id": str(uuid.uuid4()), "run_id": run["id"], "invocation_id": "s", "step_name": "s", "status": "pending"}),
         201)
     return run["id"], step["id"]
@@ -57,7 +47,7 @@ def test_status_reports_refuse_whom_the_route_refuses(
     other_run, _ = _pending_step(ws_client, dev)
     cp = TestClient(create_control_plane_app(control_plane=world.cp), raise_server_exceptions=False)
     dev_cp = bearer(world.cp.login_token(user_id=world.users["developer"].id, audience=None)[0])
-    foreign = _ok(cp.post("/api/v1/auth/workload-token", json={"audience": world.ws_a.audience, "run_id": other_run},
+    foreign = ok(cp.post("/api/v1/auth/workload-token", json={"audience": world.ws_a.audience, "run_id": other_run},
                           headers=dev_cp))
     refused = {
         "anonymous": ({}, 401),
@@ -76,12 +66,12 @@ def test_status_reports_refuse_whom_the_route_refuses(
     assert answered == []  # refused before any statement ran
     ws_client.app.state.authenticator.audit.flush()  # type: ignore[attr-defined]
     assert _denied(world) - denied_before == len(refused)  # each refusal audited once, as on every route
-    assert _ok(ws_client.get(f"/api/v1/steps/{step_id}", headers=dev))["status"] == "pending"
+    assert ok(ws_client.get(f"/api/v1/steps/{step_id}", headers=dev))["status"] == "pending"
 
-    mine = _ok(cp.post("/api/v1/auth/workload-token", json={"audience": world.ws_a.audience, "run_id": run_id},
+    mine = ok(cp.post("/api/v1/auth/workload-token", json={"audience": world.ws_a.audience, "run_id": run_id},
                        headers=dev_cp))
-    assert _ok(ws_client.patch(f"/api/v1/steps/{step_id}", json={"status": "running"},
+    assert ok(ws_client.patch(f"/api/v1/steps/{step_id}", json={"status": "running"},
                                headers=bearer(mine["access_token"])))["status"] == "running"
-    assert _ok(ws_client.patch(f"/api/v1/steps/{step_id}", json={"status": "completed"}, headers=dev))["status"] == \
+    assert ok(ws_client.patch(f"/api/v1/steps/{step_id}", json={"status": "completed"}, headers=dev))["status"] == \
         "completed"
     assert len(answered) == 2
