@@ -268,7 +268,8 @@ class LocalServiceTransport(Transport):
         return answer
 
     def poll(self) -> None:
-        """Reads the answers that have already arrived on this thread's connection, without waiting."""
+        """Sends the requests held back, then reads the answers that have already arrived on this thread's
+        connection, without waiting."""
         channel: _Channel | None = getattr(self._local, "channel", None)
         if channel is None:
             return
