@@ -115,6 +115,7 @@ class Pipeline(Generic[P]):
         return {name: dict(conf) for name, conf in self.config.steps.items()}
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Run:
+        from runyard.execution.heap import frozen_heap
         from runyard.execution.launcher import launch
         from runyard.sdk.compiler import current_builder
 
@@ -124,7 +125,8 @@ class Pipeline(Generic[P]):
                 f"Pipeline {outer.name!r} calls pipeline {self.name!r}; pipelines cannot be nested.",
                 hint=f"Call the steps of {self.name!r} directly, or run the two pipelines one after the other.",
             )
-        return launch(self.compile(*args, **kwargs))
+        with frozen_heap():
+            return launch(self.compile(*args, **kwargs))
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name}>"
