@@ -42,7 +42,7 @@ class ClientConfig:
 
 def current_project() -> str:
     """``RUNYARD_PROJECT``, else the ``project`` of ``client.json``, else the default project."""
-    from runyard.schemas.base import DEFAULT_PROJECT
+    from runyard.schemas.constants import DEFAULT_PROJECT
 
     return checked_project(get_settings().project or ClientConfig.load().project or DEFAULT_PROJECT)
 
@@ -52,7 +52,7 @@ def checked_project(project: str) -> str:
     import re
 
     from runyard.exceptions import InvalidInput
-    from runyard.schemas.base import PROJECT_PATTERN
+    from runyard.schemas.constants import PROJECT_PATTERN
 
     if not re.match(PROJECT_PATTERN, project):
         raise InvalidInput(f"{project!r} is not a project name.",

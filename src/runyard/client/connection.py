@@ -40,8 +40,11 @@ def make_transport() -> Transport:
     return InProcessTransport(settings.workspace_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
-def workspace_api() -> WorkspaceAPI:
-    """The process-wide API client; rebuilt when the settings it depends on change."""
+def workspace_api(*, records: bool = False) -> WorkspaceAPI:
+    """The process-wide API client; rebuilt when the settings it depends on change.
+
+    ``records=True``: the same connection, speaking plain records (what a pipeline run uses; see
+    :class:`WorkspaceAPI`)."""
     global _api, _key
     settings = get_settings()
     key = (settings.url, settings.home, settings.database_url, settings.api_key, settings.project,
@@ -50,7 +53,8 @@ def workspace_api() -> WorkspaceAPI:
         if _api is None or key != _key:
             _api = WorkspaceAPI(make_transport())
             _key = key
-        return _api
+        api = _api
+    return WorkspaceAPI(api.transport, api.project, records=True) if records else api
 
 
 def reset() -> None:

@@ -29,7 +29,7 @@ from runyard import __version__
 from runyard import exceptions as ex
 from runyard.client.operations import Operation
 from runyard.client.transport import Transport
-from runyard.schemas.base import SCHEMA_VERSION
+from runyard.schemas.constants import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import httpx

@@ -33,10 +33,12 @@ import struct
 import sys
 import threading
 import time
+import uuid
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
+from pathlib import Path, PurePath
 from typing import Any
 
 from runyard import exceptions as ex
@@ -254,14 +256,27 @@ class LocalServiceTransport(Transport):
     def submit(self, op: Operation, **kwargs: Any) -> Deferred[Any]:
         if self._fallback is not None:
             return self._fallback.submit(op, **kwargs)
-        if op.stream:
-            raise ex.InvalidInput(f"{op.id} is an event stream for HTTP clients.", hint="Poll the range operation.")
         from pydantic_core import to_json
 
-        request = b'{"op":' + json.dumps(op.id).encode() + b',"args":' + to_json(kwargs) + b"}"
+        return self._send(op, kwargs, to_json(kwargs), records=False)
+
+    def invoke_records(self, op: Operation, **kwargs: Any) -> Any:
+        return self.submit_records(op, **kwargs).result()
+
+    def submit_records(self, op: Operation, **kwargs: Any) -> Deferred[Any]:
+        """Records go out as JSON and answers come back as records: no pydantic in this process."""
+        if self._fallback is not None:
+            return self._fallback.submit_records(op, **kwargs)
+        return self._send(op, kwargs, json.dumps(kwargs, default=_json_value, separators=(",", ":")).encode(),
+                          records=True)
+
+    def _send(self, op: Operation, kwargs: dict[str, Any], args: bytes, *, records: bool) -> Deferred[Any]:
+        if op.stream:
+            raise ex.InvalidInput(f"{op.id} is an event stream for HTTP clients.", hint="Poll the range operation.")
+        request = b'{"op":' + json.dumps(op.id).encode() + b',"args":' + args + b"}"
         channel = self._channel()
         answer: Deferred[Any] = Deferred(self._wait_for)
-        channel.waiting.append(_Request(answer, op, kwargs, frame(request)))
+        channel.waiting.append(_Request(answer, op, kwargs, frame(request), records))
         channel.unsent += 1  # sent with the next poll or wait: a step's end and the next start travel together
         if len(channel.waiting) > MAX_IN_FLIGHT:
             self._wait_for(channel.waiting[0].answer)
@@ -329,16 +344,20 @@ class LocalServiceTransport(Transport):
                 time.sleep(0.05 * channel.failures)
         request = channel.waiting.popleft()
         try:
-            request.answer.set_result(self._decode(request.op, reply))
+            request.answer.set_result(self._decode(request.op, reply, records=request.records))
         except Exception as exc:  # the operation's error (or a bad answer) belongs to its caller
             request.answer.set_error(exc)
 
-    def _decode(self, op: Operation, reply: bytes) -> Any:
+    def _decode(self, op: Operation, reply: bytes, *, records: bool = False) -> Any:
         status, body = reply[:1], reply[1:]
         if status != OK:
             raise _error_from(body, self.log_path)
-        if op.response is None:
+        if op.response_spec is None:
             return None
+        if records:
+            from runyard.client.records import decode
+
+            return decode(op.response_spec, json.loads(body))
         adapter = self._adapters.get(op.id)
         if adapter is None:
             from pydantic import TypeAdapter
@@ -399,7 +418,8 @@ class LocalServiceTransport(Transport):
         fallback = self._fallback
         while channel.waiting:
             request = channel.waiting.popleft()
-            answer = fallback.submit(request.op, **request.kwargs)
+            send = fallback.submit_records if request.records else fallback.submit
+            answer = send(request.op, **request.kwargs)
             try:
                 request.answer.set_result(answer.result())
             except Exception as error:
@@ -463,6 +483,23 @@ class _Request:
     op: Operation
     kwargs: dict[str, Any]
     frame: bytes
+    #: The caller speaks plain records (:meth:`LocalServiceTransport.submit_records`), not pydantic models.
+    records: bool = False
+
+
+def _json_value(value: Any) -> Any:
+    """What ``json.dumps`` cannot write itself: records (as their JSON), UUIDs, times and paths."""
+    to_json = getattr(value, "to_json", None)
+    if to_json is not None:
+        return to_json()
+    dump = getattr(value, "model_dump", None)  # a model handed to a records client by shared code
+    if dump is not None:
+        return dump(mode="json")
+    if isinstance(value, uuid.UUID | PurePath):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 @dataclass(slots=True)

@@ -1,7 +1,9 @@
 """What the SDK hands users: runs, step runs and artifact versions that can follow their links.
 
 Each wraps the wire schema (``.data``) plus the API client it came from, so ``run.steps["train"]
-.outputs["model"].load()`` works the same against the embedded workspace or a server.
+.outputs["model"].load()`` works the same against the embedded workspace or a server. ``.data`` is a
+pydantic model when read through ``Client()``, and a plain record of the same name and fields
+(:mod:`runyard.client.records`) on the run a pipeline call returns.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ class _Wrapper:
         return getattr(self.data, name)
 
     def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *type(self.data).model_fields})
+        fields = getattr(type(self.data), "_fields", None)  # a record (what a pipeline call returns)
+        return sorted({*super().__dir__(), *(fields if fields is not None else type(self.data).model_fields)})
 
     def to_dict(self) -> dict[str, Any]:
-        return self.data.model_dump(mode="json")
+        """The JSON form of the wrapped record or model (the same for both)."""
+        to_json = getattr(self.data, "to_json", None)
+        return to_json() if to_json is not None else self.data.model_dump(mode="json")
 
 
 class ArtifactVersion(_Wrapper):
@@ -141,7 +146,8 @@ class Run(_Wrapper):
     def steps(self) -> dict[str, StepRun]:
         """Step runs by invocation id (the step's name; ``name_2`` for its second use), in run order."""
         if self._steps is None:
-            from runyard.schemas.base import MAX_PAGE_SIZE, PageRequest
+            from runyard.client.records import PageRequest
+            from runyard.schemas.constants import MAX_PAGE_SIZE
 
             found: list[s.StepRunRead] = []
             cursor: str | None = None

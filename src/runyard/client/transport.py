@@ -75,6 +75,20 @@ class Transport(abc.ABC):
         later call from that thread, so a reader on the same thread always sees them."""
         return Deferred.of(lambda: self.invoke(op, **kwargs))
 
+    def invoke_records(self, op: Operation, **kwargs: Any) -> Any:
+        """:meth:`invoke` with plain records (:mod:`runyard.client.records`) in and out.
+
+        Why: the pipeline process speaks records so that it never imports pydantic; the local service
+        carries them as JSON natively. Here, for the other transports, they pass through the pydantic
+        models (validated on the way in, as a server would), so every transport answers the same."""
+        from runyard.client import record_bridge
+
+        return record_bridge.to_records(op, self.invoke(op, **record_bridge.to_models(kwargs)))
+
+    def submit_records(self, op: Operation, **kwargs: Any) -> Deferred[Any]:
+        """:meth:`submit` with records in and out (see :meth:`invoke_records`)."""
+        return Deferred.of(lambda: self.invoke_records(op, **kwargs))
+
     def poll(self) -> None:  # noqa: B027 - optional hook
         """Takes in the answers that have already arrived, without waiting (they mark their ``done``)."""
 

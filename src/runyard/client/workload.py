@@ -26,7 +26,6 @@ def workload_api(api: WorkspaceAPI, run_id: uuid.UUID) -> WorkspaceAPI:
     """A client of the same workspace and project that writes with run ``run_id``'s workload token, or
     ``api`` itself where no login is needed."""
     from runyard.client.http import HTTPTransport
-    from runyard.client.workspace_api import WorkspaceAPI
 
     transport = api.transport
     if not isinstance(transport, HTTPTransport) or not (transport.api_key or transport.bearer):
@@ -34,7 +33,7 @@ def workload_api(api: WorkspaceAPI, run_id: uuid.UUID) -> WorkspaceAPI:
     token = request_workload_token(transport, run_id=run_id, project=api.project)
     if token is None:
         return api
-    return WorkspaceAPI(transport.with_token(token), api.project)
+    return api.with_transport(transport.with_token(token))
 
 
 def request_workload_token(transport: HTTPTransport, *, run_id: uuid.UUID, project: str) -> str | None:

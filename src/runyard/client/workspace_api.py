@@ -3,42 +3,68 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runyard import schemas as s
 from runyard.client.operations import operation
 from runyard.client.transport import Deferred, Transport
-from runyard.schemas.base import Page, PageRequest
-from runyard.schemas.logs import LogAppend, LogPage, LogQuery, LogStreamRead
-from runyard.schemas.secrets import SecretCreate, SecretRead, SecretUpdate, SecretValuesRead
+
+if TYPE_CHECKING:  # the annotations only: a records client never imports the models
+    from runyard import schemas as s
+    from runyard.schemas.base import Page, PageRequest
+    from runyard.schemas.logs import LogAppend, LogPage, LogQuery, LogStreamRead
+    from runyard.schemas.secrets import SecretCreate, SecretRead, SecretUpdate, SecretValuesRead
+
+
+def _models(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Arguments for a models client: a record built by shared SDK code (``log_metadata``, the log writer)
+    becomes its validated model."""
+    if any(hasattr(type(value), "_schema") for value in kwargs.values()):
+        from runyard.client.record_bridge import to_models
+
+        return to_models(kwargs)
+    return kwargs
 
 
 class WorkspaceAPI:
-    """Every call works inside :attr:`project` (``RUNYARD_PROJECT`` or ``client.json`` unless given)."""
+    """Every call works inside :attr:`project` (``RUNYARD_PROJECT`` or ``client.json`` unless given).
 
-    def __init__(self, transport: Transport, project: str | None = None) -> None:
+    With ``records=True`` the client takes and returns the plain records of :mod:`runyard.client.records`
+    (same class names and fields as the schemas annotated below) instead of pydantic models: that is how a
+    pipeline process runs without importing pydantic at all. Everything else (``Client()``, the CLI) uses
+    the models."""
+
+    def __init__(self, transport: Transport, project: str | None = None, *, records: bool = False) -> None:
         from runyard.client.config import checked_project, current_project
 
         self.transport = transport
         self.project = checked_project(project) if project else current_project()
+        self.records = records
 
     def for_project(self, project: str) -> WorkspaceAPI:
         """The same connection, working in another project."""
         from runyard.client.config import checked_project
 
-        return WorkspaceAPI(self.transport, checked_project(project))
+        return WorkspaceAPI(self.transport, checked_project(project), records=self.records)
+
+    def with_transport(self, transport: Transport) -> WorkspaceAPI:
+        """The same project and kind of values (records or models), over ``transport``."""
+        return WorkspaceAPI(transport, self.project, records=self.records)
 
     def _call(self, op_id: str, **kwargs: Any) -> Any:
         op = operation(op_id)
         if op.scoped:
             kwargs["project"] = self.project
-        return self.transport.invoke(op, **kwargs)
+        if self.records:
+            return self.transport.invoke_records(op, **kwargs)
+        return self.transport.invoke(op, **_models(kwargs))
 
     def _submit(self, op_id: str, **kwargs: Any) -> Deferred[Any]:
         op = operation(op_id)
         if op.scoped:
             kwargs["project"] = self.project
-        return self.transport.submit(op, **kwargs)
+        if self.records:
+            return self.transport.submit_records(op, **kwargs)
+        return self.transport.submit(op, **_models(kwargs))
 
     # pipelines and snapshots
     def create_pipeline(self, pipeline: s.PipelineCreate) -> s.PipelineRead:

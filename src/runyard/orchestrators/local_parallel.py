@@ -24,9 +24,8 @@ def _run_in_worker(step_job: StepJob) -> StepOutcome:
     on another connection, and must find this one's outputs stored."""
     job = _WORKER_JOB
     assert job is not None, "worker started without a job"
-    from runyard.client.workspace_api import WorkspaceAPI
 
-    api = WorkspaceAPI(job.api.transport.for_new_process(), job.api.project)
+    api = job.api.with_transport(job.api.transport.for_new_process())
     return StepRunner(api, job.store, logs=job.logs).run(step_job, job.steps[step_job.spec.invocation_id]).settle()
 
 
@@ -77,7 +76,7 @@ class LocalParallelOrchestrator(Orchestrator):
         try:
             return fut.result()
         except Exception as exc:  # the worker died (killed, out of memory): record the step as failed
-            from runyard.schemas import StepRunFilter, StepRunUpdate, StepStatus
+            from runyard.client.records import StepRunFilter, StepRunUpdate, StepStatus
 
             page = job.api.list_step_runs(StepRunFilter(run_id=job.run.id, invocation_id=inv))
             message = f"The worker process running this step died: {type(exc).__name__}: {exc}"

@@ -10,20 +10,13 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from runyard.plugins import skip_pydantic_plugin_scan
+from runyard.schemas.constants import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
+from runyard.schemas.constants import DEFAULT_PROJECT as DEFAULT_PROJECT
+from runyard.schemas.constants import MAX_PAGE_SIZE as MAX_PAGE_SIZE
+from runyard.schemas.constants import PROJECT_PATTERN as PROJECT_PATTERN
+from runyard.schemas.constants import SCHEMA_VERSION as SCHEMA_VERSION
 
 skip_pydantic_plugin_scan()  # before the first model is built: see its docstring
-
-#: Bumped whenever a wire schema changes incompatibly; client and server compare it.
-SCHEMA_VERSION = 1
-
-#: Hard cap on a list page, so no request can ask the database for everything at once.
-MAX_PAGE_SIZE = 500
-DEFAULT_PAGE_SIZE = 50
-
-#: The project of everything created without naming one (and of everything from before projects existed).
-DEFAULT_PROJECT = "default"
-#: Project names, as the control plane allows them (lowercase slug).
-PROJECT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 T = TypeVar("T")
 

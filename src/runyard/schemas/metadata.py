@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from pydantic import Field
 
 from runyard.schemas.base import Schema
-
-
-class ResourceType(StrEnum):
-    RUN = "run"
-    STEP_RUN = "step_run"
-    ARTIFACT_VERSION = "artifact_version"
+from runyard.schemas.status import ResourceType as ResourceType
 
 
 class MetadataCreate(Schema):

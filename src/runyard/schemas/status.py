@@ -1,8 +1,17 @@
-"""Run and step statuses. Plain enums (no pydantic) so the state machine and the SDK share them cheaply."""
+"""Run and step statuses, and what metadata attaches to. Plain enums (no pydantic): the state machine,
+the service and the pipeline process share them cheaply."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+
+class ResourceType(StrEnum):
+    """What a piece of metadata is attached to (``log_metadata``)."""
+
+    RUN = "run"
+    STEP_RUN = "step_run"
+    ARTIFACT_VERSION = "artifact_version"
 
 
 class RunStatus(StrEnum):

@@ -53,7 +53,7 @@ class DatabaseLogWriter:
             )
 
     def flush(self, *, complete: bool = False) -> None:
-        from runyard.schemas.logs import LogAppend
+        from runyard.schemas.logs import LogAppend  # the database log backend is not the default: models are fine
 
         if not self._pending and not complete:
             return
