@@ -54,7 +54,7 @@ def save_artifact(
     store: ArtifactStore,
     extra_metadata: dict[str, Any] | None = None,
 ) -> ArtifactVersionCreate:
-    from runyard.client.records import ArtifactVersionCreate
+    from runyard.client.wire import ArtifactVersionCreate
 
     cls = materializer_for(annotation, value)
     materializer = cls(store)

@@ -146,7 +146,7 @@ class Run(_Wrapper):
     def steps(self) -> dict[str, StepRun]:
         """Step runs by invocation id (the step's name; ``name_2`` for its second use), in run order."""
         if self._steps is None:
-            from runyard.client.records import PageRequest
+            from runyard.client.wire import PageRequest
             from runyard.schemas.constants import MAX_PAGE_SIZE
 
             found: list[s.StepRunRead] = []

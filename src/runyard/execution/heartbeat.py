@@ -29,7 +29,7 @@ class Heartbeat:
         self._stop.set()
 
     def _loop(self) -> None:
-        from runyard.client.records import RunUpdate
+        from runyard.client.wire import RunUpdate
 
         while not self._stop.wait(self._interval):
             with contextlib.suppress(Exception):  # a missed beat is retried next interval

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from runyard.client import wire as s  # plain records at run time: no pydantic in the pipeline process
 from runyard.client.connection import workspace_api
 from runyard.client.workload import workload_api
 from runyard.exceptions import InvalidTransition
@@ -23,14 +24,11 @@ from runyard.settings import get_settings
 from runyard.stack.resolve import artifact_store_from, log_backend_for, orchestrator_from
 
 if TYPE_CHECKING:
-    from runyard import schemas as s
     from runyard.client.models import Run
     from runyard.client.workspace_api import WorkspaceAPI
     from runyard.execution.dag import DagState
     from runyard.logs.backends.base import LogBackend
     from runyard.sdk.pipeline import CompiledPipeline
-else:  # the pipeline process speaks plain records (runyard.client.records), with the same names
-    from runyard.client import records as s
 
 
 def launch(compiled: CompiledPipeline) -> Run:

@@ -21,30 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 from runyard.artifacts.io import SavedArtifact, StepInput, check_output_type, load_artifact, save_artifact
 from runyard.artifacts.registry import materializer_for
+from runyard.client.wire import (  # plain records at run time: no pydantic in the pipeline process
+    ArtifactVersionCreate,
+    CacheLookup,
+    StepOutputLink,
+    StepRunCreate,
+    StepRunRead,
+    StepRunUpdate,
+    StepStatus,
+)
 from runyard.exceptions import ArtifactError, RunyardError
 from runyard.execution.boundary import short_error, user_traceback
 from runyard.execution.cache import cache_key, cache_parts, explain_miss
-from runyard.schemas.status import StepStatus
 from runyard.sdk.context import StepContext, reset_step_context, set_step_context
-
-if TYPE_CHECKING:
-    from runyard.schemas import (
-        ArtifactVersionCreate,
-        CacheLookup,
-        StepOutputLink,
-        StepRunCreate,
-        StepRunRead,
-        StepRunUpdate,
-    )
-else:  # the pipeline process speaks plain records, never pydantic models (runyard.client.records)
-    from runyard.client.records import (
-        ArtifactVersionCreate,
-        CacheLookup,
-        StepOutputLink,
-        StepRunCreate,
-        StepRunRead,
-        StepRunUpdate,
-    )
 
 if TYPE_CHECKING:
     from runyard.artifacts.stores.base import ArtifactStore

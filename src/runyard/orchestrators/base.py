@@ -11,14 +11,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from runyard.client.wire import StepRunCreate, StepStatus
 from runyard.exceptions import ConfigurationError
 from runyard.execution.dag import DagState
-from runyard.schemas.status import StepStatus
-
-if TYPE_CHECKING:
-    from runyard.schemas import StepRunCreate
-else:  # the pipeline process speaks plain records, never pydantic models (runyard.client.records)
-    from runyard.client.records import StepRunCreate
 
 if TYPE_CHECKING:
     from runyard.artifacts.stores.base import ArtifactStore

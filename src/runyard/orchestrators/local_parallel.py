@@ -76,7 +76,7 @@ class LocalParallelOrchestrator(Orchestrator):
         try:
             return fut.result()
         except Exception as exc:  # the worker died (killed, out of memory): record the step as failed
-            from runyard.client.records import StepRunFilter, StepRunUpdate, StepStatus
+            from runyard.client.wire import StepRunFilter, StepRunUpdate, StepStatus
 
             page = job.api.list_step_runs(StepRunFilter(run_id=job.run.id, invocation_id=inv))
             message = f"The worker process running this step died: {type(exc).__name__}: {exc}"

@@ -80,7 +80,7 @@ def log_metadata(
     if any(targets):
         if sum(targets) > 1:
             raise RunyardError("log_metadata takes one of run_id, step_run_id or artifact_version_id.")
-        from runyard.client.records import MetadataCreate, ResourceType
+        from runyard.client.wire import MetadataCreate, ResourceType
 
         rid: uuid.UUID | str | None
         if run_id is not None:
@@ -99,7 +99,7 @@ def log_metadata(
     if output is not None:
         ctx.pending_output_metadata.setdefault(output, {}).update(metadata)
     elif on_run:
-        from runyard.client.records import MetadataCreate, ResourceType
+        from runyard.client.wire import MetadataCreate, ResourceType
 
         _api(ctx).add_metadata(MetadataCreate(resource_type=ResourceType.RUN, resource_id=ctx.run_id, values=metadata))
     else:
