@@ -34,7 +34,7 @@ def chromium() -> Iterator[Any]:
     """Named apart from pytest-playwright's ``browser`` fixture, which would try to download its own."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium chromium-driver` "
-                    "(`make install-browser`); the browser tests never download one.")
+                    "(`make browser`); the browser tests never download one.")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
