@@ -263,6 +263,10 @@ class LocalServiceTransport(Transport):
     def invoke_records(self, op: Operation, **kwargs: Any) -> Any:
         return self.submit_records(op, **kwargs).result()
 
+    def prepare_records(self) -> None:
+        """Nothing to build: records go out as JSON (the in-process fallback prepares itself if used)."""
+        from runyard.client import records  # noqa: F401 - what the workers decode answers with
+
     def submit_records(self, op: Operation, **kwargs: Any) -> Deferred[Any]:
         """Records go out as JSON and answers come back as records: no pydantic in this process."""
         if self._fallback is not None:

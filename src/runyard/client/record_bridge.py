@@ -36,6 +36,29 @@ def to_records(op: Operation, result: Any) -> Any:
 
 _ADAPTERS: dict[str, Any] = {}
 
+#: The operations a step runner sends (see ``Transport.prepare_records``).
+_STEP_OPERATIONS = ("steps-create", "steps-update", "steps-cache_lookup", "steps-get", "steps-list",
+                    "runs-get", "metadata-create")
+_STEP_REQUESTS = ("StepRunCreate", "StepRunUpdate", "StepRunFilter", "CacheLookup", "ArtifactVersionCreate",
+                  "StepOutputLink", "MetadataCreate")
+
+
+def prepare() -> None:
+    """Builds the validators and adapters a step runner's reports use, so none is built later (in a
+    forked worker, say)."""
+    from pydantic import TypeAdapter
+
+    from runyard import schemas
+    from runyard.client import records  # noqa: F401
+    from runyard.client.operations import operation
+
+    for name in _STEP_REQUESTS:
+        getattr(schemas, name).model_rebuild(force=True)  # defer_build models: build their validators now
+    for op_id in _STEP_OPERATIONS:
+        op = operation(op_id)
+        if op.response_spec is not None and op.response_spec not in _ADAPTERS:
+            _ADAPTERS[op.response_spec] = TypeAdapter(op.response)
+
 
 def _model_of(value: Any) -> Any:
     schema = getattr(type(value), "_schema", None)

@@ -89,6 +89,16 @@ class Transport(abc.ABC):
         """:meth:`submit` with records in and out (see :meth:`invoke_records`)."""
         return Deferred.of(lambda: self.invoke_records(op, **kwargs))
 
+    def prepare_records(self) -> None:
+        """Imports and builds now what :meth:`invoke_records` will need for a step's reports.
+
+        Why: ``local_parallel`` forks workers from a process whose other threads may be importing at that
+        moment; a child that then imports a module whose lock was held at the fork waits forever. So the
+        parent loads the models a worker's reports cross into before it forks."""
+        from runyard.client import record_bridge
+
+        record_bridge.prepare()
+
     def poll(self) -> None:  # noqa: B027 - optional hook
         """Takes in the answers that have already arrived, without waiting (they mark their ``done``)."""
 
