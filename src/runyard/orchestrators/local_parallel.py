@@ -12,7 +12,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import ClassVar
 
 from runyard.artifacts.io import StepInput
-from runyard.client.transport import InProcessTransport
 from runyard.execution.dag import DagState
 from runyard.execution.step_runner import StepJob, StepOutcome, StepRunner
 from runyard.orchestrators.base import Orchestrator, RunJob
@@ -43,10 +42,6 @@ class LocalParallelOrchestrator(Orchestrator):
         _WORKER_JOB = job
         if job.api.records:  # what forked workers import, they must find imported: see prepare_records
             job.api.transport.prepare_records()
-        if isinstance(job.api.transport, InProcessTransport):  # no database call may be in flight at a fork
-            from runyard.workspace.db import fork_guard
-
-            fork_guard.enable()
         ctx = multiprocessing.get_context("fork")
         running: dict[Future[StepOutcome], str] = {}
         try:

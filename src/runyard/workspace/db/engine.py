@@ -18,8 +18,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from runyard.workspace.db import fork_guard
-
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_ms: int) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
@@ -88,7 +86,7 @@ class Database:
     def session(self, *, write: bool) -> Iterator[Session]:
         """A short transaction: committed on success, rolled back on any error."""
         factory = self._writer if write else self._reader
-        with fork_guard.guarded(), factory() as session, session.begin():
+        with factory() as session, session.begin():
             yield session
 
     @contextlib.contextmanager
