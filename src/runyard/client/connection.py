@@ -6,6 +6,7 @@ server connections for its idle time, and teams on such databases run ``runyard 
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 
@@ -46,15 +47,41 @@ def workspace_api(*, records: bool = False) -> WorkspaceAPI:
     ``records=True``: the same connection, speaking plain records (what a pipeline run uses; see
     :class:`WorkspaceAPI`)."""
     global _api, _key
-    settings = get_settings()
-    key = (settings.url, settings.home, settings.database_url, settings.api_key, settings.project,
-           settings.local_service)
+    key = _settings_key()
     with _lock:
         if _api is None or key != _key:
             _api = WorkspaceAPI(make_transport())
             _key = key
         api = _api
     return WorkspaceAPI(api.transport, api.project, records=True) if records else api
+
+
+def adopt(transport: Transport) -> None:
+    """Makes ``transport`` this process's connection, for the settings in force now.
+
+    Why: a ``local_parallel`` worker inherits its parent's connection but must not use it when it holds a
+    database in-process (see :mod:`runyard.execution.worker_relay`); a ``Client()`` made inside a step
+    there then goes through the same relay as the step's own reports."""
+    global _api, _key
+    with _lock:
+        _api = WorkspaceAPI(transport)
+        _key = _settings_key()
+
+
+def _settings_key() -> tuple[object, ...]:
+    settings = get_settings()
+    return (settings.url, settings.home, settings.database_url, settings.api_key, settings.project,
+            settings.local_service)
+
+
+def _after_fork_in_child() -> None:
+    """A thread of the parent may have held the lock at the fork; the child has no such thread."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def reset() -> None:

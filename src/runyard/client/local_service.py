@@ -200,8 +200,11 @@ class LocalServiceTransport(Transport):
     """
 
     def __init__(self, database_url: str, *, home: Path, busy_timeout_ms: int = 30_000, idle_s: float = 300.0,
-                 spin_s: float = 0.002, path: Path | None = None) -> None:
+                 spin_s: float = 0.002, path: Path | None = None, start_service: bool = True) -> None:
         self.database_url = database_url
+        #: False for a socket someone else serves (a ``local_parallel`` worker's parent): nothing to start,
+        #: and no in-process fallback, since opening the database here is what the socket was for.
+        self.start_service = start_service
         self.spin_s = spin_s
         self.location = database_url
         self.home = home
@@ -236,7 +239,8 @@ class LocalServiceTransport(Transport):
 
     def for_new_process(self) -> Transport:
         return LocalServiceTransport(self.database_url, home=self.home, busy_timeout_ms=self.busy_timeout_ms,
-                                     idle_s=self.idle_s, spin_s=self.spin_s, path=self._path)
+                                     idle_s=self.idle_s, spin_s=self.spin_s, path=self._path,
+                                     start_service=self.start_service)
 
     def close(self) -> None:
         """Drops this thread's connection; requests still unanswered are sent again on the next one."""
@@ -415,6 +419,11 @@ class LocalServiceTransport(Transport):
 
     def _fall_back(self, channel: _Channel, exc: LocalServiceUnavailable) -> None:
         """Says why once, then answers every unanswered request in-process, in order."""
+        if not self.start_service:  # every unanswered request fails with the reason
+            self.close()
+            while channel.waiting:
+                channel.waiting.popleft().answer.set_error(exc)
+            return
         if self._fallback is None:
             log.warning("%s Working in-process instead (set RUNYARD_LOCAL_SERVICE=0 to always do so).", exc.headline)
             self._fallback = InProcessTransport(self.database_url, busy_timeout_ms=self.busy_timeout_ms)
@@ -432,8 +441,10 @@ class LocalServiceTransport(Transport):
     def _connect(self) -> socket.socket:
         try:
             return _open(self.path)
-        except OSError:
-            pass
+        except OSError as exc:
+            if not self.start_service:
+                raise LocalServiceUnavailable(f"Nothing serves the workspace at {self.path} any more ({exc}).",
+                                              hint="The process serving it ended; run the pipeline again.") from None
         import fcntl
 
         self.home.mkdir(parents=True, exist_ok=True)

@@ -119,18 +119,18 @@ class InProcessTransport(Transport):
     def __init__(self, database_url: str, *, busy_timeout_ms: int = 30_000) -> None:
         self.database_url = database_url
         self.location = database_url
-        self._busy_timeout_ms = busy_timeout_ms
+        self.busy_timeout_ms = busy_timeout_ms
         self._functions: dict[str, Callable[..., Any]] = {}
 
     @property
     def database(self) -> Any:
         from runyard.workspace.db.engine import get_database
 
-        return get_database(self.database_url, busy_timeout_ms=self._busy_timeout_ms)
+        return get_database(self.database_url, busy_timeout_ms=self.busy_timeout_ms)
 
     def for_new_process(self) -> Transport:
         # databases are cached per process id, so the worker opens its own connections on first use
-        return InProcessTransport(self.database_url, busy_timeout_ms=self._busy_timeout_ms)
+        return InProcessTransport(self.database_url, busy_timeout_ms=self.busy_timeout_ms)
 
     def invoke(self, op: Operation, **kwargs: Any) -> Any:
         fn = self._function(op)

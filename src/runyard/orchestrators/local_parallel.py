@@ -1,22 +1,31 @@
 """Independent branches at the same time, each step in a worker process (``max_workers``).
 
 Workers are forked after the pipeline is compiled, so they already hold the step functions, even those
-defined in ``__main__`` or a notebook. Each worker opens its own workspace connection.
+defined in ``__main__`` or a notebook. Each worker opens its own workspace connection: a socket to the
+local service or an HTTP client as the parent has, or, when the parent holds the database in-process, a
+socket to the parent itself (:mod:`runyard.execution.worker_relay`): a forked child must not open a
+database whose driver another thread of the parent may have been inside at the fork.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import ClassVar
 
 from runyard.artifacts.io import StepInput
+from runyard.client.transport import InProcessTransport, Transport
 from runyard.execution.dag import DagState
 from runyard.execution.step_runner import StepJob, StepOutcome, StepRunner
 from runyard.orchestrators.base import Orchestrator, RunJob
 
 _WORKER_JOB: RunJob | None = None
+#: What workers connect through (the parent's transport, or its relay), set before the fork.
+_WORKER_TRANSPORT: Transport | None = None
+#: The worker's own connection, made on its first step and kept for the next ones: (pid, transport).
+_WORKER_CONNECTION: tuple[int, Transport] | None = None
 
 
 def _run_in_worker(step_job: StepJob) -> StepOutcome:
@@ -24,9 +33,21 @@ def _run_in_worker(step_job: StepJob) -> StepOutcome:
     on another connection, and must find this one's outputs stored."""
     job = _WORKER_JOB
     assert job is not None, "worker started without a job"
-
-    api = job.api.with_transport(job.api.transport.for_new_process())
+    api = job.api.with_transport(_worker_connection())
     return StepRunner(api, job.store, logs=job.logs).run(step_job, job.steps[step_job.spec.invocation_id]).settle()
+
+
+def _worker_connection() -> Transport:
+    """This worker's connection; also the process's own, so a ``Client()`` in a step uses it too."""
+    global _WORKER_CONNECTION
+    if _WORKER_CONNECTION is None or _WORKER_CONNECTION[0] != os.getpid():
+        assert _WORKER_TRANSPORT is not None, "worker started without a connection"
+        from runyard.client import connection
+
+        transport = _WORKER_TRANSPORT.for_new_process()
+        connection.adopt(transport)
+        _WORKER_CONNECTION = (os.getpid(), transport)
+    return _WORKER_CONNECTION[1]
 
 
 class LocalParallelOrchestrator(Orchestrator):
@@ -35,17 +56,17 @@ class LocalParallelOrchestrator(Orchestrator):
     supports_parallel: ClassVar[bool] = True
 
     def execute(self, job: RunJob) -> DagState:
-        global _WORKER_JOB
+        global _WORKER_JOB, _WORKER_TRANSPORT
         max_workers = int(self.config.get("max_workers") or os.cpu_count() or 2)
         dag = DagState(job.spec, continue_on_failure=job.continue_on_failure)
         upstream: dict[str, dict[str, StepInput]] = {}
         _WORKER_JOB = job
-        if job.api.records:  # what forked workers import, they must find imported: see prepare_records
-            job.api.transport.prepare_records()
         ctx = multiprocessing.get_context("fork")
         running: dict[Future[StepOutcome], str] = {}
         try:
-            with ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx) as pool:
+            with contextlib.ExitStack() as stack:
+                _WORKER_TRANSPORT = self._worker_transport(job, stack)
+                pool = stack.enter_context(ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx))
                 while True:
                     for inv in dag.ready(set(running.values())):
                         step_job = StepJob(job.run, job.spec.name, job.spec.step(inv), dict(upstream))
@@ -69,9 +90,22 @@ class LocalParallelOrchestrator(Orchestrator):
                                 dag.record(inv, result.status)
                         break
         finally:
-            _WORKER_JOB = None
+            _WORKER_JOB = _WORKER_TRANSPORT = None
         self.record_skipped(job, dag)
         return dag
+
+    @staticmethod
+    def _worker_transport(job: RunJob, stack: contextlib.ExitStack) -> Transport:
+        """The transport workers connect through; a relay to this process when it holds the database."""
+        from runyard.execution.worker_relay import WorkerRelay, needs_relay
+
+        transport = job.api.transport
+        if needs_relay(transport):
+            assert isinstance(transport, InProcessTransport)
+            transport = stack.enter_context(WorkerRelay(transport)).worker_transport()
+        if job.api.records:  # what forked workers import, they must find imported: see prepare_records
+            transport.prepare_records()
+        return transport
 
     @staticmethod
     def _result(fut: Future[StepOutcome], inv: str, job: RunJob) -> StepOutcome:

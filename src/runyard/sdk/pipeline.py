@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, overload
 
-from runyard.exceptions import PipelineDefinitionError
+from runyard.exceptions import ConfigurationError, PipelineDefinitionError
 from runyard.sdk.compiler import PipelineBuilder, check_json_parameter
 from runyard.sdk.config import RunConfig, load_config
 from runyard.sdk.spec import PipelineSpec, RetryPolicy
@@ -52,15 +52,13 @@ class Pipeline(Generic[P]):
         config = self.config
         if config_path is not None:
             config = config.merged(load_config(config_path))
-        if isinstance(orchestrator, str):
-            orchestrator = {"name": orchestrator}
         config = config.merged(
             RunConfig(
                 run_name=run_name,
                 enable_cache=enable_cache,
                 tags=tuple(tags or ()),
                 parameters=dict(parameters or {}),
-                orchestrator=dict(orchestrator or {}),
+                orchestrator=orchestrator_options(orchestrator),
                 continue_on_failure=continue_on_failure,
                 stack=stack,
             )
@@ -142,7 +140,7 @@ def pipeline(
     name: str | None = None,
     enable_cache: bool | None = None,
     tags: list[str] | None = None,
-    orchestrator: str | None = None,
+    orchestrator: str | dict[str, Any] | None = None,
     continue_on_failure: bool | None = None,
 ) -> Callable[[Callable[P, Any]], Pipeline[P]]: ...
 
@@ -154,7 +152,7 @@ def pipeline(
     name: str | None = None,
     enable_cache: bool | None = None,
     tags: list[str] | None = None,
-    orchestrator: str | None = None,
+    orchestrator: str | dict[str, Any] | None = None,
     continue_on_failure: bool | None = None,
 ) -> Pipeline[P] | Callable[[Callable[P, Any]], Pipeline[P]]:
     """Marks a function that wires steps as a pipeline. ``@pipeline`` and ``@pipeline(enable_cache=False)``.
@@ -166,7 +164,7 @@ def pipeline(
         config = RunConfig(
             enable_cache=enable_cache,
             tags=tuple(tags or ()),
-            orchestrator={"name": orchestrator} if orchestrator else {},
+            orchestrator=orchestrator_options(orchestrator),
             continue_on_failure=continue_on_failure,
         )
         return Pipeline(f, name=name or f.__name__, config=config)
@@ -174,6 +172,25 @@ def pipeline(
     if func is not None:
         return wrap(func)
     return wrap
+
+
+def orchestrator_options(value: str | dict[str, Any] | None) -> dict[str, Any]:
+    """``"local_parallel"`` or ``{"name": "local_parallel", "max_workers": 4}`` as one options dict.
+
+    Why here: the decorator, ``with_options`` and YAML all take either form, and a wrong one must be named
+    when the pipeline is defined, not as a traceback when it runs."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"name": value} if value else {}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        name = value.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ConfigurationError(f"The orchestrator's name must be a string, not {type(name).__name__}.",
+                                     hint='Write orchestrator={"name": "local_parallel", "max_workers": 4}.')
+        return dict(value)
+    raise ConfigurationError(f"orchestrator takes a flavor name or a dict of options, not {type(value).__name__}.",
+                             hint='Write "local_parallel" or {"name": "local_parallel", "max_workers": 4}.')
 
 
 __all__ = ["CompiledPipeline", "Pipeline", "RetryPolicy", "pipeline"]

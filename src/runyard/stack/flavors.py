@@ -53,7 +53,7 @@ def available(component_type: str) -> dict[str, str]:
 
 def load_flavor(component_type: str, flavor: str) -> Any:
     targets = available(component_type)
-    target = targets.get(flavor)
+    target = targets.get(flavor) if isinstance(flavor, str) else None
     if target is None:
         raise ConfigurationError(
             f"No {component_type.replace('_', ' ')} flavor named {flavor!r}.",
