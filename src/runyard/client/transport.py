@@ -133,9 +133,7 @@ class InProcessTransport(Transport):
         return InProcessTransport(self.database_url, busy_timeout_ms=self.busy_timeout_ms)
 
     def invoke(self, op: Operation, **kwargs: Any) -> Any:
-        fn = self._function(op)
-        with self.database.session(write=op.write) as session:
-            return fn(session, **kwargs)
+        return self.database.run(self._function(op), write=op.write, **kwargs)
 
     def invoke_together(self, calls: list[tuple[Operation, dict[str, Any]]]) -> list[Any]:
         """Runs several writes in one transaction; returns each one's result, or the exception it raised.

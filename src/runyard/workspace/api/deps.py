@@ -101,14 +101,11 @@ async def in_transaction(db: Database, fn: Callable[..., T], /, *, write: bool, 
     For the routes runners call for every step (``POST /steps``, ``PATCH /steps/{id}``): a sync route with a
     ``WriteSession`` costs two hand-offs to the thread pool and back (the route, then the commit), and
     those hand-offs were a quarter of such a request's server CPU. The commit still happens before the
-    answer is sent, and an error still rolls back first.
+    answer is sent, and an error still rolls back first. A transaction the database aborted to break a
+    deadlock is run again (:meth:`Database.run`).
     """
 
-    def run() -> T:
-        with db.session(write=write) as session:
-            return fn(session, **kwargs)
-
-    return await run_in_threadpool(run)
+    return await run_in_threadpool(db.run, fn, write=write, **kwargs)  # again if aborted to break a deadlock
 
 
 @dataclass(frozen=True)

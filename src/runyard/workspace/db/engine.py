@@ -10,13 +10,36 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+
+#: Times a transaction the database aborted to break a deadlock is run, in all.
+CONFLICT_ATTEMPTS = 5
+#: MariaDB/MySQL: deadlock found, lock wait timeout. PostgreSQL (SQLSTATE): deadlock, serialization failure.
+_MYSQL_CONFLICTS = frozenset({1213, 1205})
+_POSTGRES_CONFLICTS = frozenset({"40P01", "40001"})
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """True when the database rolled the transaction back only to break a deadlock or a serialization
+    conflict with another one: running it again is the documented answer, not an error for the caller."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _POSTGRES_CONFLICTS:  # psycopg 3
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and isinstance(args[0], int) and args[0] in _MYSQL_CONFLICTS
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_ms: int) -> Engine:
@@ -88,6 +111,23 @@ class Database:
         factory = self._writer if write else self._reader
         with factory() as session, session.begin():
             yield session
+
+    def run(self, fn: Callable[..., T], /, *, write: bool, **kwargs: Any) -> T:
+        """``fn(session, **kwargs)`` in one transaction, run again when the database aborted it to break a
+        deadlock (:func:`is_transient_conflict`).
+
+        Why: on MariaDB two steps finishing together that create the same new artifact name deadlock on its
+        unique key, and InnoDB picks one to abort; PostgreSQL does the same on rare lock cycles. The rolled
+        back transaction left nothing behind, so running it again after a short random pause is safe."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                with self.session(write=write) as session:
+                    return fn(session, **kwargs)
+            except DBAPIError as exc:
+                if attempt == CONFLICT_ATTEMPTS or not is_transient_conflict(exc):
+                    raise
+            time.sleep(random.uniform(0.0, 0.005 * 2**attempt))  # apart, so they do not collide again
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def autocommit_connection(self) -> Iterator[Any]:
