@@ -24,17 +24,23 @@ def to_records(op: Operation, result: Any) -> Any:
     """The operation's pydantic answer as records (``None`` stays ``None``)."""
     if op.response_spec is None or result is None:
         return None
-    from pydantic import TypeAdapter
-
     from runyard.client import records
 
-    adapter = _ADAPTERS.get(op.response_spec)
-    if adapter is None:
-        adapter = _ADAPTERS[op.response_spec] = TypeAdapter(op.response)
-    return records.decode(op.response_spec, adapter.dump_python(result, mode="json"))
+    return records.decode(op.response_spec, _adapter(op).dump_python(result, mode="json"))
 
 
 _ADAPTERS: dict[str, Any] = {}
+
+
+def _adapter(op: Operation) -> Any:
+    """The pydantic adapter of ``op``'s response type, built once per type (several operations share one)."""
+    assert op.response_spec is not None
+    adapter = _ADAPTERS.get(op.response_spec)
+    if adapter is None:
+        from pydantic import TypeAdapter
+
+        adapter = _ADAPTERS[op.response_spec] = TypeAdapter(op.response)
+    return adapter
 
 #: The operations a step runner sends (see ``Transport.prepare_records``).
 _STEP_OPERATIONS = ("steps-create", "steps-update", "steps-cache_lookup", "steps-get", "steps-list",
@@ -46,8 +52,6 @@ _STEP_REQUESTS = ("StepRunCreate", "StepRunUpdate", "StepRunFilter", "CacheLooku
 def prepare() -> None:
     """Builds the validators and adapters a step runner's reports use, so none is built later (in a
     forked worker, say)."""
-    from pydantic import TypeAdapter
-
     from runyard import schemas
     from runyard.client import records  # noqa: F401
     from runyard.client.operations import operation
@@ -56,8 +60,8 @@ def prepare() -> None:
         getattr(schemas, name).model_rebuild(force=True)  # defer_build models: build their validators now
     for op_id in _STEP_OPERATIONS:
         op = operation(op_id)
-        if op.response_spec is not None and op.response_spec not in _ADAPTERS:
-            _ADAPTERS[op.response_spec] = TypeAdapter(op.response)
+        if op.response_spec is not None:
+            _adapter(op)
 
 
 def _model_of(value: Any) -> Any:
