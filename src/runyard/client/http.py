@@ -2,8 +2,10 @@
 
 Nothing here is specific to an operation: path parameters are filled by name, the ``op.body`` argument
 is the JSON body, the ``op.query`` argument (a filter model) and any other argument become query
-parameters, and the response is parsed with ``TypeAdapter(op.response)``. Adding an operation to
-``operations.py`` (and its route) is all it takes.
+parameters, and the response is parsed with ``TypeAdapter(op.response)``, or, for a records client (a
+pipeline run, see :class:`~runyard.client.workspace_api.WorkspaceAPI`), straight into records: a runner
+on a remote worker then never imports pydantic. Adding an operation to ``operations.py`` (and its route)
+is all it takes.
 
 Errors come back as the same exception classes the service layer raises (the body's ``error`` is the
 exception's ``code``), so user code catches ``NotFound`` whether it runs embedded or against a server.
@@ -23,8 +25,6 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, TypeAdapter
-
 from runyard import __version__
 from runyard import exceptions as ex
 from runyard.client.operations import Operation
@@ -33,6 +33,7 @@ from runyard.schemas.constants import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import httpx
+    from pydantic import TypeAdapter
 
     from runyard.client.credentials import BearerSource
 
@@ -84,6 +85,32 @@ class HTTPTransport(Transport):
 
     # Transport -----------------------------------------------------------------------------------
     def invoke(self, op: Operation, **kwargs: Any) -> Any:
+        response = self._request(op, kwargs)
+        if response is None:
+            return None
+        adapter = self._adapters.get(op.id)
+        if adapter is None:
+            from pydantic import TypeAdapter
+
+            adapter = self._adapters[op.id] = TypeAdapter(op.response)
+        return adapter.validate_json(response.content)
+
+    def invoke_records(self, op: Operation, **kwargs: Any) -> Any:
+        """Records go out as their JSON and answers come back as records, without pydantic: the server
+        validates every request anyway, as the local service does."""
+        response = self._request(op, kwargs)
+        if response is None:
+            return None
+        from runyard.client.records import decode
+
+        assert op.response_spec is not None
+        return decode(op.response_spec, json.loads(response.content))
+
+    def prepare_records(self) -> None:
+        from runyard.client import records  # noqa: F401 - what forked workers decode answers with
+
+    def _request(self, op: Operation, kwargs: dict[str, Any]) -> httpx.Response | None:
+        """Sends ``op``; ``None`` when there is no answer body to read."""
         if getattr(op, "stream", False):
             raise ex.InvalidInput(f"{op.id} is an event stream for browsers and curl.",
                                   hint="Poll the range operation instead.")
@@ -91,12 +118,9 @@ class HTTPTransport(Transport):
         path, params, body = _request_parts(op, kwargs)
         response = self._send(op.method, API_PREFIX + path, params=params, body=body, idempotent_delete=(
             op.method == "DELETE"), project=project)
-        if response is None or op.response is None or response.status_code == 204:
+        if response is None or op.response_spec is None or response.status_code == 204:
             return None
-        adapter = self._adapters.get(op.id)
-        if adapter is None:
-            adapter = self._adapters[op.id] = TypeAdapter(op.response)
-        return adapter.validate_json(response.content)
+        return response
 
     def with_token(self, token: str) -> HTTPTransport:
         """The same server and settings, sending ``token`` (e.g. a run's workload token) on every request."""
@@ -223,17 +247,27 @@ def _request_parts(op: Operation, kwargs: dict[str, Any]) -> tuple[str, dict[str
         raise TypeError(f"{op.id} needs the argument {exc.args[0]!r}") from None
     body: bytes | None = None
     if op.body is not None:
-        model = args.pop(op.body)
-        body = model.model_dump_json().encode() if isinstance(model, BaseModel) else json.dumps(model).encode()
+        value = args.pop(op.body)
+        dump_json = getattr(value, "model_dump_json", None)  # a pydantic model writes its own JSON
+        body = dump_json().encode() if dump_json is not None else json.dumps(_json_of(value)).encode()
     params: dict[str, Any] = {}
     if op.query is not None:
         query = args.pop(op.query, None)
         if query is not None:
-            params.update(query.model_dump(mode="json", exclude_none=True))
+            params.update((k, v) for k, v in _json_of(query).items() if v is not None)
     for name, value in args.items():
         if value is not None:
             params[name] = value if isinstance(value, str | int | float | bool) else str(value)
     return path, params, body
+
+
+def _json_of(value: Any) -> Any:
+    """A pydantic model, a record (:mod:`runyard.client.records`) or plain JSON, as JSON-able values."""
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    to_json = getattr(value, "to_json", None)
+    return to_json() if to_json is not None else value
 
 
 def _check_version(response: httpx.Response, url: str) -> None:
