@@ -258,3 +258,19 @@ def test_run_show_prints_user_text_with_brackets_verbatim(runner: CliRunner) -> 
     assert "nightly [/weird]" in listed
     assert "[red]tag" in listed
     assert "failed" in listed
+
+
+def test_a_table_too_wide_for_the_terminal_leaves_columns_out_and_says_so(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runyard.cli import output
+
+    run = cli_pipeline(n=2)
+    monkeypatch.setattr(output.console, "_width", 80)  # what a pipe or an 80-column terminal gives
+    narrow = invoke(runner, "run", "list").stdout
+    assert str(run.id) in narrow and "completed" in narrow  # whole, not squeezed to "complet"
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    assert "Not shown, for the terminal's width: Created, Duration, Tags" in " ".join(narrow.split())
+    monkeypatch.setattr(output.console, "_width", 200)
+    wide = invoke(runner, "run", "list").stdout
+    assert "Not shown" not in wide and "Duration" in wide and "Created" in wide

@@ -46,17 +46,57 @@ _NO_WRAP = {"ID", "Status", "Created", "Duration", "Version", "Size", "Type", "H
 def print_table(
     title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str = "Nothing yet."
 ) -> None:
+    """A Rich table that fits the terminal: when its one-line columns cannot all fit (an 80-column pipe, a
+    narrow window), the least needed columns are left out and a note says which, instead of Rich
+    squeezing some columns to nothing."""
     if not rows:
         console.print(f"[dim]{empty}[/dim]")
         return
+    cells = [[v if isinstance(v, Text) else escape("" if v is None else str(v)) for v in r] for r in rows]
+    shown = _columns_that_fit(list(columns), cells, console.width)
     table = Table(title=title, title_justify="left", header_style="bold")
-    for c in columns:
+    for c in shown:
         # ids are copied into the next command: never fold them; other columns fold to fit
-        short = c in _NO_WRAP
-        table.add_column(c, overflow="fold", no_wrap=short, min_width=36 if c == "ID" else None)
-    for r in rows:  # plain values are shown verbatim (user text may hold "[...]"); Text cells keep their style
-        table.add_row(*[v if isinstance(v, Text) else escape("" if v is None else str(v)) for v in r])
+        table.add_column(c, overflow="fold", no_wrap=c in _NO_WRAP, min_width=36 if c == "ID" else None)
+    keep = [columns.index(c) for c in shown]
+    for r in cells:  # plain values are shown verbatim (user text may hold "[...]"); Text cells keep their style
+        table.add_row(*[r[i] for i in keep])
     console.print(table)
+    if len(shown) < len(columns):
+        left_out = ", ".join(c for c in columns if c not in shown)
+        console.print(f"[dim]Not shown, for the terminal's width: {left_out}. Widen it, or use --output json.[/dim]")
+
+
+#: Columns left out first when a table cannot fit, in this order; the others always stay.
+_DROP_ORDER = ("Tags", "Duration", "Created", "Updated", "Size", "Hash", "Pipeline", "Type", "Description",
+               "URI", "Flavor", "Components", "Version")
+#: Narrowest a folding column is allowed to get before columns are left out instead.
+_FOLD_MIN = 10
+
+
+def _columns_that_fit(columns: list[str], cells: list[list[Any]], width: int) -> list[str]:
+    def needed(shown: list[str]) -> int:
+        total = 3 * len(shown) + 1  # borders and padding
+        for c in shown:
+            i = columns.index(c)
+            longest = max([len(c)] + [Text.from_markup(r[i]).cell_len if isinstance(r[i], str) else r[i].cell_len
+                                      for r in cells])
+            total += longest if c in _NO_WRAP else min(longest, _FOLD_MIN)
+        return total
+
+    shown = list(columns)
+    dropped: list[str] = []
+    for candidate in _DROP_ORDER:
+        if needed(shown) <= width:
+            break
+        if candidate in shown:
+            shown.remove(candidate)
+            dropped.append(candidate)
+    for candidate in reversed(dropped):  # a wide column may have been what did not fit: take back the others
+        trial = [c for c in columns if c in shown or c == candidate]
+        if needed(trial) <= width:
+            shown = trial
+    return shown
 
 
 STATUS_STYLE = {
