@@ -8,7 +8,6 @@ parameter (it must be JSON-serializable, so the run can be stored and replayed).
 from __future__ import annotations
 
 import contextvars
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -265,6 +264,8 @@ def _inv(value: Any) -> str:
 
 def check_json_parameter(value: Any, what: str) -> Any:
     """Parameters are stored with the run and shown in the dashboard, so they must be plain JSON."""
+    import json  # here: compiling loads it, `import runyard` need not
+
     try:
         json.dumps(value, allow_nan=False)
     except ValueError as exc:

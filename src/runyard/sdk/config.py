@@ -20,11 +20,13 @@ Unknown keys are errors that name the key, the file and the keys allowed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runyard.exceptions import ConfigurationError
 from runyard.sdk.spec import RetryPolicy
+
+if TYPE_CHECKING:  # pathlib (with urllib.parse and ipaddress) is loaded when a file is read, not on import
+    from pathlib import Path
 
 _TOP_KEYS = {
     "run_name", "enable_cache", "tags", "parameters", "steps", "orchestrator", "continue_on_failure", "stack",
@@ -64,6 +66,8 @@ class RunConfig:
 
 
 def load_config(path: str | Path) -> RunConfig:
+    from pathlib import Path
+
     import yaml
 
     p = Path(path)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextvars
-import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runyard.exceptions import RunyardError
+
+if TYPE_CHECKING:  # uuid loads `platform`: imported where an id is parsed, not by `import runyard`
+    import uuid
 
 _context: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("runyard_step", default=None)
 
@@ -80,6 +82,8 @@ def log_metadata(
     if any(targets):
         if sum(targets) > 1:
             raise RunyardError("log_metadata takes one of run_id, step_run_id or artifact_version_id.")
+        import uuid
+
         from runyard.client.wire import MetadataCreate, ResourceType
 
         rid: uuid.UUID | str | None
@@ -99,6 +103,8 @@ def log_metadata(
     if output is not None:
         ctx.pending_output_metadata.setdefault(output, {}).update(metadata)
     elif on_run:
+        import uuid
+
         from runyard.client.wire import MetadataCreate, ResourceType
 
         _api(ctx).add_metadata(MetadataCreate(resource_type=ResourceType.RUN, resource_id=ctx.run_id, values=metadata))

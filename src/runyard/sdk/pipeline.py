@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, overload
 
 from runyard.exceptions import ConfigurationError, PipelineDefinitionError
@@ -15,6 +14,8 @@ from runyard.sdk.config import RunConfig, load_config
 from runyard.sdk.spec import PipelineSpec, RetryPolicy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from runyard.client.models import Run
     from runyard.sdk.step import Step
 

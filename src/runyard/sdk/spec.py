@@ -6,8 +6,6 @@ invocations, their parameters and configuration, where each step's code lives, a
 
 from __future__ import annotations
 
-import hashlib
-import json
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +101,9 @@ class PipelineSpec:
         }
 
     def spec_hash(self) -> str:
+        import hashlib  # here, not at the top: `import runyard` loads this module (see tests/e2e/test_core_import)
+        import json
+
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
 
     @classmethod

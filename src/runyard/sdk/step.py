@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import inspect
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -63,6 +62,8 @@ class Step(Generic[P, R]):
             if not text:
                 code = getattr(self.func, "__code__", None)
                 text = repr((code.co_code, code.co_consts)) if code else repr(self.func)
+            import hashlib  # here: a step is hashed when compiled, not when `import runyard` defines it
+
             self._source_hash = hashlib.sha256(text.encode()).hexdigest()
         return self._source_hash
 
