@@ -274,3 +274,13 @@ def test_a_table_too_wide_for_the_terminal_leaves_columns_out_and_says_so(
     monkeypatch.setattr(output.console, "_width", 200)
     wide = invoke(runner, "run", "list").stdout
     assert "Not shown" not in wide and "Duration" in wide and "Created" in wide
+
+
+def test_help_text_is_folded_into_paragraphs(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docstrings are wrapped at 120 columns in the source; --help reflows them to the terminal."""
+    monkeypatch.setenv("COLUMNS", "250")
+    shown = invoke(runner, "run", "retry", "--help").stdout
+    lines = [line.strip() for line in shown.splitlines()]
+    # the docstring's first paragraph spans two source lines; at 250 columns it is one line of help
+    assert any(line.startswith("Run a failed or cancelled run again here") and line.endswith("steps execute.")
+               for line in lines), shown

@@ -18,6 +18,7 @@ from runyard.cli import (
     stacks,
     workspace,
 )
+from runyard.cli.output import fold_help
 
 app = typer.Typer(
     name="runyard",
@@ -41,6 +42,7 @@ orgs.register(app)
 members.register(app)
 access.register(app)
 shares.register(app)
+fold_help(app)
 
 
 def main() -> None:

@@ -27,6 +27,40 @@ class OutputFormat(StrEnum):
 OutputOption = typer.Option(OutputFormat.table, "--output", "-o", help="table for people, json for scripts.")
 
 
+def fold_help(app: typer.Typer) -> None:
+    """Joins the hard-wrapped lines of every command's docstring into paragraphs, in ``app`` and below.
+
+    Why: Typer's Rich help keeps a docstring's line breaks, so source wrapped at 120 columns showed as
+    ragged lines in an 80-column terminal. Blank lines still separate paragraphs; lines that start a list
+    item (``-``, ``*``) or are indented stay on their own."""
+    import inspect
+
+    for command in app.registered_commands:
+        if command.help is None and command.callback is not None and command.callback.__doc__:
+            command.help = _folded(inspect.cleandoc(command.callback.__doc__))
+    for group in app.registered_groups:
+        if group.help and isinstance(group.help, str):
+            group.help = _folded(group.help)
+        if group.typer_instance is not None:
+            info = group.typer_instance.info
+            if isinstance(info.help, str):
+                info.help = _folded(info.help)
+            fold_help(group.typer_instance)
+
+
+def _folded(text: str) -> str:
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        lines: list[str] = []
+        for line in paragraph.split("\n"):
+            if lines and not line.startswith((" ", "-", "*")):
+                lines[-1] = f"{lines[-1]} {line.strip()}"
+            else:
+                lines.append(line.rstrip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 

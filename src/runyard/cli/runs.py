@@ -99,8 +99,10 @@ def cancel(run_id: str = typer.Argument(..., help="Run id (from `runyard run lis
 
 @app.command("retry")
 def retry(run_id: str = typer.Argument(..., help="Id of a failed or cancelled run.")) -> None:
-    """Run a failed run again here, with the same parameters and stack: cached steps are reused, so only
-    the failed and never-started steps execute. Needs the pipeline's code importable in this environment."""
+    """Run a failed or cancelled run again here, with the same parameters and stack: cached steps are
+    reused, so only the failed and never-started steps execute.
+
+    Needs the pipeline's code importable in this environment."""
     with friendly_errors():
         from runyard import Client
         from runyard.execution.retry import retry_run
