@@ -128,3 +128,16 @@ def error_class(code: str) -> type[RunyardError] | None:
         found.setdefault(cls.code, cls)
         pending.extend(cls.__subclasses__())
     return found.get(code)
+
+
+class RunyardWarning(UserWarning):
+    """Base of Runyard's warnings, so a script can filter them as one (``warnings.filterwarnings``)."""
+
+
+class PickleFallbackWarning(RunyardWarning):
+    """An artifact was stored with cloudpickle: it loads only with the same Python and library versions.
+    Register a materializer for its type to store it portably, or filter this warning once accepted."""
+
+
+class ArtifactVersionWarning(RunyardWarning):
+    """An artifact was loaded with other library versions than those that saved it."""

@@ -28,7 +28,7 @@ from runyard.artifacts.builtin import numpy_materializer
 from runyard.artifacts.materializer import Materializer
 from runyard.artifacts.registry import materializer_class, materializer_for
 from runyard.artifacts.stores.base import ArtifactStore
-from runyard.exceptions import ArtifactError
+from runyard.exceptions import ArtifactError, ArtifactVersionWarning, PickleFallbackWarning
 
 
 class Saved(NamedTuple):
@@ -408,7 +408,7 @@ def test_dataclasses_json_cannot_restore_fall_back() -> None:
 
 # --- cloudpickle fallback ----------------------------------------------------------------------------------
 def save_fallback(store: ArtifactStore, value: Any) -> str:
-    with pytest.warns(UserWarning, match=r"test_materializers\.Opaque.*Register a materializer"):
+    with pytest.warns(PickleFallbackWarning, match=r"test_materializers\.Opaque.*Register a materializer"):
         saved = roundtrip(store, value)
     assert saved.materializer.name == "runyard.cloudpickle"
     assert saved.loaded == value
@@ -438,7 +438,7 @@ def test_cloudpickle_version_mismatch_errors_name_both_versions(local_store: Art
     versions.update(python="3.8.10", package="numpy", package_version="1.0.0")
     rewrite(local_store, uri, "versions.json", json.dumps(versions).encode())
     materializer = materializer_class("runyard.cloudpickle")(local_store)
-    with pytest.warns(UserWarning, match="Python 3.8.10, numpy 1.0.0"):
+    with pytest.warns(ArtifactVersionWarning, match="Python 3.8.10, numpy 1.0.0"):
         assert materializer.load(None, uri) == Opaque(6)
     rewrite(local_store, uri, "object.pkl", b"\x80\x05not a pickle")
     with pytest.raises(ArtifactError) as err:

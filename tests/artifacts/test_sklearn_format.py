@@ -40,7 +40,7 @@ from runyard.artifacts.builtin.sklearn_trust import TrustPolicy
 from runyard.artifacts.registry import materializer_for
 from runyard.artifacts.stores.base import ArtifactStore
 from runyard.artifacts.stores.local import LocalArtifactStore
-from runyard.exceptions import ArtifactError
+from runyard.exceptions import ArtifactError, ArtifactVersionWarning
 
 X, Y = load_iris(return_X_y=True)
 FRAME = pd.DataFrame({"color": np.array(["red", "green", "blue"] * 50), "length": X[:, 0], "width": X[:, 1]})
@@ -344,7 +344,7 @@ def test_version_mismatch_is_named(local_store: LocalArtifactStore) -> None:
     plain = {"$": "obj", "cls": "sklearn.preprocessing._data:StandardScaler", "new": [],
              "state": {"$": "dict", "s": {"with_mean": True}}}
     uri = write_files(local_store, {"estimator.json": model_file(plain, {"sklearn": "9.0"})})
-    with pytest.warns(UserWarning, match="saved with scikit-learn 9.0 .*may behave differently"):
+    with pytest.warns(ArtifactVersionWarning, match="saved with scikit-learn 9.0 .*may behave differently"):
         assert load(local_store, uri).with_mean is True
     newer = json.dumps({"format": 99, "root": None}).encode()
     with pytest.raises(ArtifactError, match="Upgrade runyard"):

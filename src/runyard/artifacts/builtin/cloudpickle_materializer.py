@@ -20,7 +20,7 @@ import cloudpickle
 
 from runyard.artifacts.builtin._common import FORMAT_VERSION, check_format, hashed_file, read_json, write_json
 from runyard.artifacts.materializer import Materializer
-from runyard.exceptions import ArtifactError
+from runyard.exceptions import ArtifactError, ArtifactVersionWarning, PickleFallbackWarning
 
 PICKLE_FILE = "object.pkl"
 VERSIONS_FILE = "versions.json"
@@ -63,7 +63,7 @@ def save_pickle(materializer: Materializer, obj: Any, uri: str, *, reason: str) 
         f"{reason} Saved the {type_name} with cloudpickle, which loads only with the same Python and "
         f"{package} versions. Register a materializer for {type_name} "
         "(runyard.artifacts.registry.register_materializer) to store it in a portable format.",
-        UserWarning,
+        PickleFallbackWarning,
         stacklevel=3,
     )
     with hashed_file(materializer, uri, PICKLE_FILE) as handle:
@@ -108,7 +108,7 @@ def load_pickle(materializer: Materializer, uri: str) -> Any:
     if mismatch:
         warnings.warn(
             f"Loaded the {type_name} artifact saved with {saved} into {current}; it may behave differently.",
-            UserWarning,
+            ArtifactVersionWarning,
             stacklevel=3,
         )
     return obj

@@ -34,7 +34,7 @@ from runyard.artifacts.builtin.sklearn_state import (
 )
 from runyard.artifacts.builtin.sklearn_trust import TRUSTED_ENV, TrustPolicy
 from runyard.artifacts.materializer import Materializer
-from runyard.exceptions import ArtifactError
+from runyard.exceptions import ArtifactError, ArtifactVersionWarning, RunyardWarning
 
 _PICKLE_FILE = "object.pkl"  # the cloudpickle fallback's file (cloudpickle_materializer.PICKLE_FILE)
 _SKOPS_FILE = "model.skops"
@@ -87,7 +87,7 @@ class SklearnMaterializer(Materializer):
             warnings.warn(
                 f"The {type(obj).__name__} contains types that loading will refuse as untrusted: "
                 f"{', '.join(refused)}. {_trust_hint(refused)}",
-                UserWarning,
+                RunyardWarning,
                 stacklevel=2,
             )
         write_json(self, uri, DOC_FILE, document)
@@ -153,7 +153,7 @@ class SklearnMaterializer(Materializer):
         differ = [k for k in ("sklearn", "numpy") if saved.get(k) and saved.get(k) != current.get(k)]
         if differ:
             warnings.warn(f"Loaded the model at {uri} saved with {_describe(saved)} into {_describe(current)}; "
-                          "it may behave differently.", UserWarning, stacklevel=3)
+                          "it may behave differently.", ArtifactVersionWarning, stacklevel=3)
         return model
 
     def extract_metadata(self, obj: Any) -> dict[str, Any]:
