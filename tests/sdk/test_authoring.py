@@ -324,3 +324,39 @@ def test_calling_a_pipeline_inside_a_pipeline_is_refused_without_running_it() ->
         outer.compile()
     assert "inner" in (info.value.hint or "")
     assert Client().list_runs() == []  # compiling started no run
+
+
+@step
+def sweep_point(lr: float) -> Annotated[float, "score"]:
+    return lr
+
+
+@step
+def sweep_point_2(x: float = 0.0) -> Annotated[float, "other"]:
+    return x
+
+
+@step
+def best(a: float, b: float) -> Annotated[float, "best"]:
+    return max(a, b)
+
+
+@pipeline
+def sweep_with_a_lookalike() -> None:
+    first = sweep_point(lr=0.1)
+    sweep_point_2()  # a step whose own name is what the second call of sweep_point would be called
+    second = sweep_point(lr=0.2)
+    for i in range(3, 6):
+        sweep_point(lr=i / 10)
+    best(second, first)
+
+
+def test_repeated_calls_get_the_next_free_id_and_steps_run_in_rounds_in_call_order() -> None:
+    spec = sweep_with_a_lookalike.compile().spec
+    ids = [s.invocation_id for s in spec.steps]
+    # round 1: every step without upstream, in call order; round 2: best, which waits on two of them
+    assert ids == ["sweep_point", "sweep_point_2", "sweep_point_3", "sweep_point_4", "sweep_point_5",
+                   "sweep_point_6", "best"]
+    assert spec.step("sweep_point_2").step_name == "sweep_point_2"
+    assert spec.step("sweep_point_3").parameters == {"lr": 0.2}
+    assert {e.step for e in spec.step("best").inputs.values()} == {"sweep_point", "sweep_point_3"}

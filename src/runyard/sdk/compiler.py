@@ -92,6 +92,7 @@ class PipelineBuilder:
     def __init__(self, name: str) -> None:
         self.name = name
         self.invocations: dict[str, dict[str, Any]] = {}
+        self._next_suffix: dict[str, int] = {}
         self.steps: dict[str, Step[Any, Any]] = {}
         self._latest: dict[int, str] = {}  # id(step) -> latest invocation id
 
@@ -156,11 +157,14 @@ class PipelineBuilder:
         return dict(bound.arguments)
 
     def _new_id(self, name: str) -> str:
+        """``name``, then ``name_2``, ``name_3``...: the next suffix is remembered, so calling one step n times
+        costs n probes, not n squared."""
         if name not in self.invocations:
             return name
-        n = 2
+        n = self._next_suffix.get(name, 2)
         while f"{name}_{n}" in self.invocations:
             n += 1
+        self._next_suffix[name] = n + 1
         return f"{name}_{n}"
 
     def order(self, invocation_id: str, others: tuple[Any, ...]) -> None:
@@ -286,22 +290,35 @@ def check_json_parameter(value: Any, what: str) -> Any:
 
 
 def _topological(specs: dict[str, StepSpec]) -> Iterator[StepSpec]:
-    """Kahn's algorithm, keeping the order steps were called in among the ready ones."""
-    remaining = {k: set(v.upstream) for k, v in specs.items()}
-    for inv, ups in remaining.items():
+    """Kahn's algorithm in rounds: each round yields every step whose upstream steps all came in earlier
+    rounds, in the order the steps were called. Linear in steps and edges (a sweep of 1,000 calls of one
+    step is common)."""
+    position = {k: i for i, k in enumerate(specs)}
+    waiting_on: dict[str, int] = {}
+    downstream: dict[str, list[str]] = {k: [] for k in specs}
+    for inv, spec in specs.items():
+        ups = set(spec.upstream)
         missing = ups - specs.keys()
         if missing:
             raise PipelineDefinitionError(f"Step {inv!r} depends on unknown step {sorted(missing)[0]!r}.")
-    order = list(specs)
-    while remaining:
-        ready = [k for k in order if k in remaining and not remaining[k]]
-        if not ready:
-            raise PipelineDefinitionError(
-                f"The steps {sorted(remaining)} depend on each other in a cycle.",
-                hint="Check the `.after()` calls.",
-            )
+        waiting_on[inv] = len(ups)
+        for up in ups:
+            downstream[up].append(inv)
+    ready = [k for k in specs if not waiting_on[k]]
+    emitted = 0
+    while ready:
+        next_round: list[str] = []
         for k in ready:
-            del remaining[k]
-            for ups in remaining.values():
-                ups.discard(k)
+            emitted += 1
             yield specs[k]
+            for down in downstream[k]:
+                waiting_on[down] -= 1
+                if not waiting_on[down]:
+                    next_round.append(down)
+        ready = sorted(next_round, key=position.__getitem__)
+    if emitted < len(specs):
+        cycle = sorted(k for k, n in waiting_on.items() if n)
+        raise PipelineDefinitionError(
+            f"The steps {cycle} depend on each other in a cycle.",
+            hint="Check the `.after()` calls.",
+        )
