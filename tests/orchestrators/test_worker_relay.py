@@ -5,7 +5,6 @@ locks held, and its own first connection would wait forever; so workers must nev
 
 from __future__ import annotations
 
-import glob
 import os
 import tempfile
 import threading
@@ -15,6 +14,7 @@ from typing import Annotated, Any
 import pytest
 
 from runyard import Client, get_step_context, pipeline, step
+from runyard.client import connection
 from runyard.client.transport import InProcessTransport
 from runyard.exceptions import RunyardError
 from runyard.execution.worker_relay import WorkerRelay
@@ -38,8 +38,20 @@ def two_branches() -> None:
     where_am_i("b")
 
 
-def test_workers_open_no_database_and_their_client_goes_through_the_parent(database_url: str) -> None:
+def test_workers_open_no_database_and_their_client_goes_through_the_parent(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """In-process (and through the local service too, where a worker has its own socket to it)."""
+    from runyard.execution import worker_relay
+
+    folders: list[str] = []
+    make_folder = tempfile.mkdtemp
+
+    def mkdtemp(**kwargs: Any) -> str:
+        folders.append(make_folder(**kwargs))
+        return folders[-1]
+
+    monkeypatch.setattr(worker_relay.tempfile, "mkdtemp", mkdtemp)
     run = two_branches()
     assert run.status == "completed", run.data.error
     reports = [run.steps[name].output.load() for name in ("where_am_i", "where_am_i_2")]
@@ -48,8 +60,10 @@ def test_workers_open_no_database_and_their_client_goes_through_the_parent(datab
         assert report["pid"] != os.getpid()
         assert report["opened"] == [], f"a worker opened {report['opened']} itself"
         assert report["run_seen"] == str(run.id)
-    # the relay's private socket folder is gone with the run
-    assert not glob.glob(os.path.join(tempfile.gettempdir(), "runyard-relay-*", "workspace.sock"))
+    # in-process, the run had a relay; its private socket folder is gone with the run
+    relays = [folder for folder in folders if "runyard-relay-" in folder]
+    assert len(relays) == (1 if isinstance(connection.workspace_api().transport, InProcessTransport) else 0)
+    assert not any(os.path.exists(folder) for folder in relays)
 
 
 @step(enable_cache=False)
