@@ -24,6 +24,8 @@ from runyard.orchestrators.base import Orchestrator, RunJob
 _WORKER_JOB: RunJob | None = None
 #: What workers connect through (the parent's transport, or its relay), set before the fork.
 _WORKER_TRANSPORT: Transport | None = None
+#: Whether that is the parent's relay: the worker's process-wide connection (``Client()``) then uses it too.
+_WORKER_RELAYED = False
 #: The worker's own connection, made on its first step and kept for the next ones: (pid, transport).
 _WORKER_CONNECTION: tuple[int, Transport] | None = None
 
@@ -38,14 +40,17 @@ def _run_in_worker(step_job: StepJob) -> StepOutcome:
 
 
 def _worker_connection() -> Transport:
-    """This worker's connection; also the process's own, so a ``Client()`` in a step uses it too."""
+    """This worker's connection. Through the parent's relay it is also the process's own, so that a
+    ``Client()`` in a step does not open the database either; otherwise ``Client()`` keeps the user's own
+    connection, as under the local orchestrator (the run's may hold a token scoped to the run)."""
     global _WORKER_CONNECTION
     if _WORKER_CONNECTION is None or _WORKER_CONNECTION[0] != os.getpid():
         assert _WORKER_TRANSPORT is not None, "worker started without a connection"
-        from runyard.client import connection
-
         transport = _WORKER_TRANSPORT.for_new_process()
-        connection.adopt(transport)
+        if _WORKER_RELAYED:
+            from runyard.client import connection
+
+            connection.adopt(transport)
         _WORKER_CONNECTION = (os.getpid(), transport)
     return _WORKER_CONNECTION[1]
 
@@ -56,7 +61,7 @@ class LocalParallelOrchestrator(Orchestrator):
     supports_parallel: ClassVar[bool] = True
 
     def execute(self, job: RunJob) -> DagState:
-        global _WORKER_JOB, _WORKER_TRANSPORT
+        global _WORKER_JOB, _WORKER_TRANSPORT, _WORKER_RELAYED
         max_workers = int(self.config.get("max_workers") or os.cpu_count() or 2)
         dag = DagState(job.spec, continue_on_failure=job.continue_on_failure)
         upstream: dict[str, dict[str, StepInput]] = {}
@@ -65,7 +70,7 @@ class LocalParallelOrchestrator(Orchestrator):
         running: dict[Future[StepOutcome], str] = {}
         try:
             with contextlib.ExitStack() as stack:
-                _WORKER_TRANSPORT = self._worker_transport(job, stack)
+                _WORKER_TRANSPORT, _WORKER_RELAYED = self._worker_transport(job, stack)
                 pool = stack.enter_context(ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx))
                 while True:
                     for inv in dag.ready(set(running.values())):
@@ -91,21 +96,24 @@ class LocalParallelOrchestrator(Orchestrator):
                         break
         finally:
             _WORKER_JOB = _WORKER_TRANSPORT = None
+            _WORKER_RELAYED = False
         self.record_skipped(job, dag)
         return dag
 
     @staticmethod
-    def _worker_transport(job: RunJob, stack: contextlib.ExitStack) -> Transport:
-        """The transport workers connect through; a relay to this process when it holds the database."""
+    def _worker_transport(job: RunJob, stack: contextlib.ExitStack) -> tuple[Transport, bool]:
+        """The transport workers connect through, and whether it is a relay to this process (when this
+        process holds the database)."""
         from runyard.execution.worker_relay import WorkerRelay, needs_relay
 
         transport = job.api.transport
-        if needs_relay(transport):
+        relayed = needs_relay(transport)
+        if relayed:
             assert isinstance(transport, InProcessTransport)
             transport = stack.enter_context(WorkerRelay(transport)).worker_transport()
         if job.api.records:  # what forked workers import, they must find imported: see prepare_records
             transport.prepare_records()
-        return transport
+        return transport, relayed
 
     @staticmethod
     def _result(fut: Future[StepOutcome], inv: str, job: RunJob) -> StepOutcome:
