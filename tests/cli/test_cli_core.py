@@ -284,3 +284,16 @@ def test_help_text_is_folded_into_paragraphs(runner: CliRunner, monkeypatch: pyt
     # the docstring's first paragraph spans two source lines; at 250 columns it is one line of help
     assert any(line.startswith("Run a failed or cancelled run again here") and line.endswith("steps execute.")
                for line in lines), shown
+
+
+def test_ids_and_paths_stay_whole_in_a_narrow_terminal(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """They are copied into the next command: the terminal may wrap them, the CLI must not cut them."""
+    from runyard.cli import output
+
+    run = cli_pipeline(n=3)
+    monkeypatch.setattr(output.console, "_width", 60)
+    version = run.steps["mean"].outputs["cli_mean"]
+    shown = invoke(runner, "artifact", "show", "cli_mean").stdout
+    assert f"uri {version.uri}" in shown.splitlines()
+    assert any(line.endswith(str(run.id)) for line in shown.splitlines() if line.startswith("produced by"))
+    assert f"id {run.id}" in invoke(runner, "run", "show", str(run.id)).stdout

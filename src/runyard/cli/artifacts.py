@@ -58,16 +58,17 @@ def show(
             return
         console.print(f"[bold]{escape(av.name)}[/bold] version {av.version}  ({escape(av.data_type)})")
         console.print(f"id {av.id}\nuri {escape(av.uri)}\nsha256 {av.content_hash}\nsize {_size(av.size)}  "
-                      f"materializer {av.materializer}  created {when(av.created)}")
+                      f"materializer {av.materializer}  created {when(av.created)}",
+                      soft_wrap=True)  # ids and paths are copied: the terminal wraps them, Rich must not break them
         if av.metadata:
             print_table("Metadata", ["Key", "Value"], [(k, _short(v)) for k, v in av.metadata.items()])
         if lineage.producer:
             p = lineage.producer
             console.print(f"produced by step [cyan]{escape(p.invocation_id)}[/cyan] (output {escape(p.name)}) "
-                          f"of run {p.run_id}")
+                          f"of run {p.run_id}", soft_wrap=True)
         for c in lineage.consumers:
             console.print(f"consumed by step [cyan]{escape(c.invocation_id)}[/cyan] (input {escape(c.name)}) "
-                          f"of run {c.run_id}")
+                          f"of run {c.run_id}", soft_wrap=True)
 
 
 def _size(n: int) -> str:

@@ -66,7 +66,7 @@ def show(
             return
         console.print(f"[bold]{escape(run.name)}[/bold]  {styled_status(run.status)}  "
                       f"pipeline [cyan]{escape(run.pipeline_name)}[/cyan]")
-        console.print(f"id {run.id}  created {when(run.created)}  duration {_duration(run)}")
+        console.print(f"id {run.id}  created {when(run.created)}  duration {_duration(run)}", soft_wrap=True)
         if run.parameters:
             console.print(f"parameters: {escape(str(run.parameters))}")
         if run.error:
