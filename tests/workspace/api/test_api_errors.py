@@ -124,6 +124,22 @@ def test_unexpected_errors_are_a_generic_500_and_logged(
     assert response.headers["x-runyard-schema-version"] == str(SCHEMA_VERSION)
 
 
+def test_a_deadlock_victim_is_a_503_that_says_to_send_it_again(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A route that does not run its transaction again itself (the step routes do) says what happened."""
+    import pymysql
+    from sqlalchemy.exc import OperationalError
+
+    def deadlocked(*_: Any, **__: Any) -> None:
+        raise OperationalError("UPDATE runs ...", {}, pymysql.err.OperationalError(1213, "Deadlock found"))
+
+    monkeypatch.setattr(runs, "get_run", deadlocked)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get(f"/api/v1/runs/{uuid.uuid4()}")
+    body = _assert_error(response, 503, "database_conflict")
+    assert "deadlock" in body["message"] and "nothing of it was stored" in body["message"]
+    assert response.headers["retry-after"] == "1"
+
+
 def test_every_response_carries_the_schema_version(client: TestClient) -> None:
     for response in (client.get("/health"), client.get("/api/v1/runs"), client.get("/api/v1/nothing"),
                      client.get("/metrics"), client.post("/api/v1/pipelines", content=b"{")):

@@ -163,6 +163,15 @@ def _on_data_error(_request: Request, exc: Exception) -> Response:
 
 
 def _on_operational_error(_request: Request, exc: Exception) -> Response:
+    from runyard.workspace.db.engine import is_transient_conflict
+
+    if is_transient_conflict(exc):  # the step routes run these again themselves (Database.run); others say so
+        logger.info("transaction aborted by the database to break a deadlock: %s", exc)
+        response = error_response(503, "database_conflict", "The workspace database aborted this request to "
+                                  "break a deadlock with a concurrent one; nothing of it was stored.",
+                                  "Send it again (Runyard's clients do so by themselves).")
+        response.headers["Retry-After"] = "1"
+        return response
     logger.warning("database unavailable: %s", exc)
     return error_response(503, "database_unavailable", "The workspace database is unavailable.",
                           "Retry shortly; if it persists, check the server's database.")
