@@ -109,14 +109,14 @@ _FOLD_MIN = 10
 
 
 def _columns_that_fit(columns: list[str], cells: list[list[Any]], width: int) -> list[str]:
+    least: dict[str, int] = {}  # the narrowest each column can be: whole if it stays on one line
+    for i, c in enumerate(columns):
+        longest = max([len(c)] + [(Text.from_markup(r[i]) if isinstance(r[i], str) else r[i]).cell_len
+                                  for r in cells])
+        least[c] = longest if c in _NO_WRAP else min(longest, _FOLD_MIN)
+
     def needed(shown: list[str]) -> int:
-        total = 3 * len(shown) + 1  # borders and padding
-        for c in shown:
-            i = columns.index(c)
-            longest = max([len(c)] + [Text.from_markup(r[i]).cell_len if isinstance(r[i], str) else r[i].cell_len
-                                      for r in cells])
-            total += longest if c in _NO_WRAP else min(longest, _FOLD_MIN)
-        return total
+        return 3 * len(shown) + 1 + sum(least[c] for c in shown)  # with borders and padding
 
     shown = list(columns)
     dropped: list[str] = []
