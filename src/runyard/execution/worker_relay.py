@@ -20,9 +20,13 @@ import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from runyard.client.local_service import LocalServiceTransport
 from runyard.client.transport import InProcessTransport, Transport
+
+if TYPE_CHECKING:
+    from runyard.workspace.local_service import LocalServer
 
 #: How often the relay's accept loop looks for the stop request; it bounds how long closing the relay takes.
 _POLL_S = 0.02
@@ -34,8 +38,7 @@ class WorkerRelay:
     def __init__(self, transport: InProcessTransport) -> None:
         self._transport = transport
         self._folder: Path | None = None
-        self._server: object | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
 
     @property
     def path(self) -> Path:
@@ -49,11 +52,9 @@ class WorkerRelay:
         self._folder = Path(tempfile.mkdtemp(prefix="runyard-relay-"))
         dispatcher = Dispatcher(self._transport.database_url, busy_timeout_ms=self._transport.busy_timeout_ms)
         dispatcher.open()
-        server = LocalServer(self.path, dispatcher, idle_s=float("inf"))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": _POLL_S},
-                                        name="runyard-worker-relay", daemon=True)
-        self._thread.start()
+        self._server = LocalServer(self.path, dispatcher, idle_s=float("inf"))
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": _POLL_S},
+                         name="runyard-worker-relay", daemon=True).start()
         return self
 
     def worker_transport(self) -> Transport:
@@ -65,17 +66,9 @@ class WorkerRelay:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        from runyard.workspace.local_service import LocalServer
-
-        server = self._server
-        if isinstance(server, LocalServer):
-            server.shutdown()
-            server.server_close()
+        if self._server is not None:
+            self._server.shutdown()  # returns once serve_forever has stopped (within _POLL_S)
+            self._server.server_close()
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
-        self._server = self._thread = self._folder = None
-
-
-def needs_relay(transport: Transport) -> bool:
-    """True when forked workers must not use ``transport`` themselves (it holds a database in-process)."""
-    return isinstance(transport, InProcessTransport)
+        self._server = self._folder = None

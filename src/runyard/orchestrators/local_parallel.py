@@ -104,13 +104,11 @@ class LocalParallelOrchestrator(Orchestrator):
     def _worker_transport(job: RunJob, stack: contextlib.ExitStack) -> tuple[Transport, bool]:
         """The transport workers connect through, and whether it is a relay to this process (when this
         process holds the database)."""
-        from runyard.execution.worker_relay import WorkerRelay, needs_relay
+        transport, relayed = job.api.transport, False
+        if isinstance(transport, InProcessTransport):  # it holds the database: workers must not open it
+            from runyard.execution.worker_relay import WorkerRelay
 
-        transport = job.api.transport
-        relayed = needs_relay(transport)
-        if relayed:
-            assert isinstance(transport, InProcessTransport)
-            transport = stack.enter_context(WorkerRelay(transport)).worker_transport()
+            transport, relayed = stack.enter_context(WorkerRelay(transport)).worker_transport(), True
         if job.api.records:  # what forked workers import, they must find imported: see prepare_records
             transport.prepare_records()
         return transport, relayed
